@@ -1,0 +1,47 @@
+"""theme screener: declarative stock screens and watchlists over theme universes.
+
+The public library surface (the CLI is a thin layer over it). Names load lazily so that
+`import screener` costs nothing until one is used.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Config",
+    "InputError",
+    "Problem",
+    "Screen",
+    "ScreenResult",
+    "check_rules",
+    "explain",
+    "load_config",
+    "load_rule",
+    "load_snapshot",
+    "run_screen",
+]
+
+_WHERE = {
+    "Config": "screener.config",
+    "load_config": "screener.config",
+    "InputError": "screener.problems",
+    "Problem": "screener.problems",
+    "Screen": "screener.rule",
+    "load_rule": "screener.rule",
+    "ScreenResult": "screener.engine",
+    "run_screen": "screener.engine",
+    "check_rules": "screener.api",
+    "explain": "screener.api",
+    "load_snapshot": "screener.data",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'screener' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,221 @@
+"""The library behind every command: check rules, run screens, explain, list universes, check data.
+
+Each function takes a `Config`, does one job and returns plain results; it never prints or
+exits. Bad input raises `InputError` carrying every problem found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from screener.config import Config
+from screener.problems import InputError, Problem, suggestion
+from screener.rule import Screen, load_rule
+
+
+def today(config: Config) -> date:
+    """Today's date in the configured timezone (the default `--as-of`)."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(config.timezone)).date()
+
+
+def rule_paths(config: Config, args: list[str] | tuple[str, ...] = ()) -> list[Path]:
+    """Rule files named by the user (paths, or names of files in rules/); all of rules/ when none."""
+    if not args:
+        if not config.rules_dir.is_dir():
+            raise InputError([Problem("no-folder", f"no rules folder at {config.display(config.rules_dir)}",
+                                      hint="create it, or set paths.rules in config.toml")])
+        return sorted(config.rules_dir.glob("*.toml"))
+    out = []
+    for a in args:
+        p = Path(a)
+        if not p.exists() and not p.suffix and (config.rules_dir / f"{a}.toml").exists():
+            p = config.rules_dir / f"{a}.toml"
+        if not p.exists():
+            known = [q.stem for q in config.rules_dir.glob("*.toml")] if config.rules_dir.is_dir() else []
+            hint = suggestion(Path(a).stem, known, "rule") if known else "see the rules/ folder"
+            raise InputError([Problem("no-file", "rule file not found", str(a), hint=hint)])
+        out.append(p)
+    return out
+
+
+def known_universes(config: Config) -> list[str]:
+    from screener.data import universe_names
+
+    return universe_names(config.universes_dir)
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    path: str
+    screen: Screen | None
+    problems: tuple[Problem, ...]
+
+
+def check_rules(config: Config, args: list[str] | tuple[str, ...] = ()) -> list[RuleCheck]:
+    """Check rule files without reading any data; every file is checked, every problem kept."""
+    known = known_universes(config)
+    results = []
+    for p in rule_paths(config, args):
+        shown = config.display(p)
+        try:
+            results.append(RuleCheck(shown, load_rule(p, known, shown), ()))
+        except InputError as e:
+            results.append(RuleCheck(shown, None, e.problems))
+    return results
+
+
+def load_screens(config: Config, args) -> list[Screen]:
+    """Load and check the named rules; raises one `InputError` with the problems of all of them."""
+    checks = check_rules(config, args)
+    problems = [p for c in checks for p in c.problems]
+    if problems:
+        raise InputError(problems)
+    return [c.screen for c in checks]
+
+
+def load_data(config: Config, folder: Path | None = None):
+    from screener.data import load_snapshot
+
+    return load_snapshot(folder or config.data_dir, config.display)
+
+
+def run(config: Config, screens: list[Screen], as_of: date, snapshot=None):
+    """Run each screen as of `as_of` over one snapshot (read once)."""
+    from screener.engine import run_screen
+
+    snapshot = snapshot or load_data(config)
+    return [run_screen(s, config, snapshot, as_of) for s in screens]
+
+
+def explain(config: Config, screen: Screen, query: str, as_of: date, snapshot=None):
+    """Why `query` (a symbol, a bare code, or a name) is in or out of `screen`'s result."""
+    from screener.explain import explain_row
+
+    (result,) = run(config, [screen], as_of, snapshot)
+    symbol = find_symbol(config, screen, result.frame, query)
+    return explain_row(result, symbol)
+
+
+def find_symbol(config: Config, screen: Screen, frame, query: str) -> str:
+    """Resolve what the user typed to a member symbol, or raise with did-you-mean."""
+    import polars as pl
+
+    q = query.strip()
+    rows = frame.select("symbol", "name", "name_en").to_dicts()
+    for pred in (
+        lambda r: r["symbol"] == q,
+        lambda r: r["symbol"].upper() == q.upper(),
+        lambda r: r["symbol"].split(".")[0].upper() == q.upper() or r["symbol"] == f"PRIVATE:{q.lower()}",
+        lambda r: r["name"] == q,
+        lambda r: (r["name_en"] or "").lower() == q.lower(),
+    ):
+        hits = [r["symbol"] for r in rows if pred(r)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise InputError([Problem("ambiguous-symbol", f"`{q}` matches {', '.join(hits)}", hint="write the full symbol")])
+    # in another universe?
+    from screener.data import load_members
+
+    others = [u for u in known_universes(config) if u not in screen.universes]
+    if others:
+        try:
+            allm = load_members(config.universes_dir, tuple(others), config.display)
+        except InputError:
+            allm = None  # a broken other universe must not hide the real answer
+        if allm is not None:
+            m = allm.filter((pl.col("symbol").str.to_uppercase() == q.upper()) | (pl.col("name") == q)
+                            | (pl.col("symbol").str.split(".").list.first() == q))
+            if m.height:
+                r = m.row(0, named=True)
+                raise InputError([Problem("not-a-member", f"{r['symbol']} {r['name']} is not in this rule's universes "
+                                          f"({', '.join(screen.universes)})", screen.path,
+                                          hint=f"it is in: {', '.join(r['themes'])}; add one of them to `universe` in the rule")])
+    choices = {r["symbol"]: r["symbol"] for r in rows}
+    choices.update({r["name"]: r["symbol"] for r in rows})
+    choices.update({(r["name_en"] or r["symbol"]): r["symbol"] for r in rows})
+    from screener.problems import did_you_mean
+
+    near = did_you_mean(q, list(choices))
+    hint = (f"did you mean `{choices[near]}` ({near})?" if near and choices[near] != near else f"did you mean `{near}`?") if near \
+        else "see the members with: screener universes " + " ".join(screen.universes)
+    raise InputError([Problem("unknown-symbol", f"no security `{q}` in {', '.join(screen.universes)}", hint=hint)])
+
+
+def universe_table(config: Config, name: str, as_of: date | None = None):
+    """One universe's members with `esg_rating` where the snapshot knows it."""
+    import polars as pl
+
+    from screener.data import load_universe
+
+    known = known_universes(config)
+    if name not in known:
+        raise InputError([Problem("unknown-universe", f"unknown universe `{name}`",
+                                  hint=suggestion(name, known, "universe") if known else "the universes folder is empty")])
+    members = load_universe(config.universes_dir, name, config.display)
+    ratings = None
+    try:
+        snap = load_data(config)
+        esg = snap.get("esg")
+    except InputError:
+        esg = None
+    if esg is not None:
+        from screener.derive import _esg_fields
+
+        ratings = _esg_fields(esg, as_of or today(config), config.esg_raters).select(
+            "symbol", pl.col("esg_rating").cast(pl.String), "esg_rater").collect()
+    if ratings is None:
+        ratings = pl.DataFrame(schema={"symbol": pl.String, "esg_rating": pl.String, "esg_rater": pl.String})
+    return members.join(ratings, on="symbol", how="left").sort("symbol")
+
+
+def universe_summary(config: Config) -> list[dict]:
+    """Every universe with its member counts; a bad file is reported, not skipped."""
+    from screener.data import load_universe
+
+    out, problems = [], []
+    for name in known_universes(config):
+        try:
+            u = load_universe(config.universes_dir, name, config.display)
+        except InputError as e:
+            problems.extend(e.problems)
+            continue
+        listed = int(u["listed"].sum())
+        out.append({"universe": name, "members": u.height, "listed": listed, "unlisted": u.height - listed,
+                    "file": config.display(config.universes_dir / f"{name}.csv")})
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def check_data(config: Config, folder: Path | None = None) -> dict[str, list[Problem]]:
+    """Every problem in a snapshot folder, and (for the configured folder) in universes and jobs.
+
+    Returns {file shown to the user: problems}; files with no problem map to [].
+    """
+    from screener.data import check_snapshot, read_text_table, snapshot_files
+    from screener import schemas
+
+    results: dict[str, list[Problem]] = {}
+    target = folder or config.data_dir
+    problems = check_snapshot(target, config.display)
+    for p in problems:
+        results.setdefault(p.path or config.display(target), []).append(p)
+    for path in snapshot_files(target).values() if target.is_dir() else []:
+        results.setdefault(config.display(path), [])
+    if folder is None:
+        for name in known_universes(config):
+            path = config.universes_dir / f"{name}.csv"
+            shown = config.display(path)
+            try:
+                frame = read_text_table(path, shown)
+                results[shown] = schemas.validate("universe", frame, shown)
+            except InputError as e:
+                results[shown] = list(e.problems)
+        shown = config.display(config.path)
+        results[shown] = schemas.validate_jobs(list(config.jobs), shown, config.path.read_text(encoding="utf-8"))
+    return results

@@ -1,0 +1,288 @@
+"""Command line: parse options, call one library function, hand the result to a formatter.
+
+Exit codes: 0 success; 1 the screen ran but something asked for failed (an export); 2 bad
+input (rule, config, data, options). Bad input never prints a traceback. With `--json`, stdout
+carries JSON only; diagnostics go to stderr. Imports are lazy so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _config_option(f):
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                        help="config file (default ./config.toml); paths in it are relative to it")(f)
+
+
+def _json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="write machine-readable JSON to stdout, nothing else")(f)
+
+
+def _boundary(f):
+    """Turn `InputError` into rendered problems on stderr and exit 2; never a traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        from screener.problems import InputError
+
+        try:
+            return f(*args, **kwargs)
+        except InputError as e:
+            _print_problems(e.problems, err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as e:  # a bug of ours: say so plainly, keep the traceback for those who ask
+            if os.environ.get("SCREENER_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(e).__name__}: {e}\n"
+                       "This is a bug in screener, not in your files. Rerun with SCREENER_DEBUG=1 for details and report it.",
+                       err=True)
+            sys.exit(EXIT_FAILED)
+
+    return wrapper
+
+
+def _print_problems(problems, err: bool) -> None:
+    for p in problems:
+        click.echo(p.render(), err=err)
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    if errors or warnings:
+        parts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
+        parts += [f"{warnings} warning{'s' if warnings != 1 else ''}"] if warnings else []
+        click.echo(", ".join(parts), err=err)
+
+
+def _config(ctx: click.Context, path: str | None):
+    from screener.config import load_config
+
+    path = path or (ctx.obj or {}).get("config_path") or "config.toml"
+    return load_config(path)
+
+
+def _as_of(config, value):
+    from datetime import date
+
+    from screener.api import today
+
+    if value is None:
+        return today(config)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-11-26", param_hint="--as-of")
+
+
+def _emit_json(payload) -> None:
+    click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@_config_option
+@click.version_option(package_name="theme-screener", prog_name="screener")
+@click.pass_context
+def main(ctx: click.Context, config_path):
+    """Theme screener: declarative stock screens over the 2026 theme universes.
+
+    \b
+    Start with:
+      screener run rules/esg_compute_leaders.toml
+      screener explain rules/esg_compute_leaders.toml 603019.SH
+      screener check
+    """
+    ctx.obj = {"config_path": config_path}
+
+
+@main.command()
+@click.argument("rules", nargs=-1, required=True)
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="screen as of this date (default: today in the config's timezone)")
+@click.option("--format", "formats", default="csv,json", show_default=True,
+              help="exports to write, comma-separated: csv, json, parquet")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="export folder (default: paths.out in config)")
+@click.option("--no-export", is_flag=True, help="print only; write no files")
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def run(ctx, rules, as_of, formats, out_dir, no_export, as_json, config_path):
+    """Screen RULE... (files, or names in rules/): print the ranked watchlist and write exports."""
+    from pathlib import Path
+
+    from screener import api
+    from screener.export import PLANNED, SUPPORTED, export
+
+    config = _config(ctx, config_path)
+    day = _as_of(config, as_of)
+    wanted = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    for f in wanted:
+        if f in PLANNED:
+            raise click.BadParameter(f"format {f!r} is not available in this version; available: {', '.join(SUPPORTED)}",
+                                     param_hint="--format")
+        if f not in SUPPORTED:
+            from screener.problems import suggestion
+
+            raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, SUPPORTED, 'format')}", param_hint="--format")
+    screens = api.load_screens(config, rules)
+    results = api.run(config, screens, day)
+    failed = False
+    written: dict[str, list[str]] = {}
+    if not no_export:
+        target = Path(out_dir) if out_dir else config.out_dir
+        for r in results:
+            try:
+                written[r.screen.path] = [config.display(p) for p in export(r, target, wanted)]
+            except OSError as e:
+                failed = True
+                click.echo(f"error: could not write the exports of {r.screen.path} to {target}: {e.strerror or e}\n"
+                           "  hint: check that the folder is writable and the disk has room; earlier exports are untouched",
+                           err=True)
+    if as_json:
+        from screener.report import result_payload
+
+        payloads = [dict(result_payload(r), exports=written.get(r.screen.path, [])) for r in results]
+        _emit_json(payloads[0] if len(payloads) == 1 else payloads)
+    else:
+        from screener.terminal import print_result
+
+        for r in results:
+            print_result(r, written.get(r.screen.path, []))
+    for r in results:
+        for w in r.warnings:
+            click.echo(f"warning: {w}", err=True)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.command()
+@click.argument("rules", nargs=-1)
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def check(ctx, rules, as_json, config_path):
+    """Check rule files (all of rules/ when none is named) without reading any data."""
+    from screener import api
+
+    config = _config(ctx, config_path)
+    results = api.check_rules(config, rules)
+    bad = any(p.severity == "error" for r in results for p in r.problems)
+    if as_json:
+        _emit_json([{"path": r.path, "ok": not r.problems, "name": r.screen.name if r.screen else None,
+                     "problems": [p.to_dict() for p in r.problems]} for r in results])
+    else:
+        for r in results:
+            if r.screen is not None:
+                s = r.screen
+                click.echo(f"{r.path}: ok ({len(s.filters)} filter{'s' if len(s.filters) != 1 else ''}, "
+                           f"{len(s.scores)} score{'s' if len(s.scores) != 1 else ''}, "
+                           f"universe {', '.join(s.universes)})")
+        problems = [p for r in results for p in r.problems]
+        if problems:
+            _print_problems(problems, err=False)
+        if not results:
+            click.echo("no rule files found", err=True)
+    sys.exit(EXIT_BAD_INPUT if bad else EXIT_OK)
+
+
+@main.command()
+@click.argument("rule")
+@click.argument("symbol")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="as of this date (default: today)")
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def explain(ctx, rule, symbol, as_of, as_json, config_path):
+    """Why SYMBOL (symbol, code or name) is in or out of RULE's watchlist."""
+    from screener import api
+
+    config = _config(ctx, config_path)
+    day = _as_of(config, as_of)
+    (screen,) = api.load_screens(config, [rule])
+    ex = api.explain(config, screen, symbol, day)
+    if as_json:
+        _emit_json(ex.to_dict())
+    else:
+        from screener.terminal import print_explanation
+
+        print_explanation(ex)
+
+
+@main.command()
+@click.argument("name", required=False)
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def universes(ctx, name, as_json, config_path):
+    """List the universes with their member counts, or one universe's members."""
+    from screener import api
+
+    config = _config(ctx, config_path)
+    if name is None:
+        summary = api.universe_summary(config)
+        if as_json:
+            _emit_json(summary)
+        else:
+            from screener.terminal import print_universe_summary
+
+            print_universe_summary(summary)
+        return
+    table = api.universe_table(config, name)
+    if as_json:
+        cols = ["symbol", "name", "exposure", "listed", "name_en", "exchange", "source", "note", "esg_rating", "esg_rater"]
+        _emit_json(table.select(cols).to_dicts())
+    else:
+        from screener.terminal import print_universe
+
+        print_universe(name, table)
+
+
+@main.group()
+def data():
+    """Validate data snapshots."""
+
+
+@data.command("check")
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def data_check(ctx, folder, as_json, config_path):
+    """Check every file of a snapshot folder (default: paths.data), reporting every problem.
+
+    Without FOLDER, the universes and the config's jobs are checked too."""
+    from pathlib import Path
+
+    from screener import api
+
+    config = _config(ctx, config_path)
+    results = api.check_data(config, Path(folder).resolve() if folder else None)
+    bad = any(p.severity == "error" for ps in results.values() for p in ps)
+    if as_json:
+        _emit_json({"ok": not bad, "files": {k: [p.to_dict() for p in v] for k, v in results.items()}})
+    else:
+        for path, problems in results.items():
+            errors = [p for p in problems if p.severity == "error"]
+            if not problems:
+                click.echo(f"{path}: ok")
+            elif not errors:
+                click.echo(f"{path}: ok, with warnings")
+        _print_problems([p for ps in results.values() for p in ps], err=False)
+    sys.exit(EXIT_BAD_INPUT if bad else EXIT_OK)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

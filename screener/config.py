@@ -1,0 +1,147 @@
+"""`config.toml`: paths (relative to the file), ESG rater order, exposure scores, schedule, jobs.
+
+Loaded on every command, so it is checked here by hand (fast, no pandera import): unknown keys,
+wrong types and bad values are problems with file:line:col. The `[[jobs]]` table is checked
+row by row by the pandera schema in `screener.schemas` when the data or the scheduler needs it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from screener.fields import EXPOSURE_LEVELS
+from screener.problems import InputError, Problem, suggestion
+from screener.tomlpos import TomlText, toml_error_position
+
+DEFAULT_EXPOSURE_SCORES = {"pure": 1.0, "core": 0.75, "partial": 0.5, "peripheral": 0.25}
+DEFAULT_RATERS = ("绿发信评",)
+_SECTIONS = {
+    "paths": ("rules", "universes", "data", "out"),
+    "esg": ("raters",),
+    "exposure_scores": EXPOSURE_LEVELS,
+    "schedule": ("timezone",),
+    "jobs": None,  # checked by the jobs schema
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    root: Path
+    rules_dir: Path
+    universes_dir: Path
+    data_dir: Path
+    out_dir: Path
+    esg_raters: tuple[str, ...] = DEFAULT_RATERS
+    exposure_scores: dict = field(default_factory=lambda: dict(DEFAULT_EXPOSURE_SCORES))
+    timezone: str = "Asia/Shanghai"
+    jobs: tuple[dict, ...] = ()
+
+    def display(self, path: Path) -> str:
+        """A path as the user would write it: relative to the working folder when possible."""
+        try:
+            return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(path)
+
+
+def load_config(path: str | Path = "config.toml") -> Config:
+    """Read and check `config.toml`; raises `InputError` listing every problem."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError([Problem("no-config", f"no config file at {shown}", shown, hint=(
+            "run from the project folder (where config.toml is) or pass --config PATH"))]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError([Problem("unreadable", f"cannot read the config file: {e}", shown)]) from None
+
+    problems: list[Problem] = []
+    toml = TomlText(text)
+
+    def problem(code, message, table, key=None, hint=None):
+        p = toml.value(table, key) if key else None
+        line = p.line if p else toml.table_line(table)
+        col = p.col if p else 1
+        problems.append(Problem(code, message, shown, line, col, hint, toml.source_line(line)))
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg, line, col = toml_error_position(str(e))
+        raise InputError([Problem("toml", f"not valid TOML: {msg}", shown, line, col,
+                                  "check quotes and brackets on that line", toml.source_line(line or 0))]) from None
+
+    for key, value in data.items():
+        if key not in _SECTIONS:
+            problem("unknown-key", f"unknown section `{key}`", "", key, suggestion(key, _SECTIONS, "section"))
+            continue
+        allowed = _SECTIONS[key]
+        if allowed is None:
+            continue
+        if not isinstance(value, dict):
+            problem("bad-value", f"`{key}` must be a table: [{key}]", "", key)
+            continue
+        for sub in value:
+            if sub not in allowed:
+                problem("unknown-key", f"unknown key `{sub}` in [{key}]", key, sub, suggestion(sub, allowed, "key"))
+
+    root = path.resolve().parent
+    paths = data.get("paths", {}) if isinstance(data.get("paths", {}), dict) else {}
+    resolved = {}
+    for key, default in (("rules", "rules"), ("universes", "universes"), ("data", "data/sample"), ("out", "watchlists")):
+        raw = paths.get(key, default)
+        if not isinstance(raw, str) or not raw.strip():
+            problem("bad-value", f"paths.{key} must be a folder path in quotes", "paths", key, f'{key} = "{default}"')
+            raw = default
+        resolved[key] = (root / raw).resolve()
+
+    esg = data.get("esg", {}) if isinstance(data.get("esg", {}), dict) else {}
+    raters = esg.get("raters", list(DEFAULT_RATERS))
+    if not isinstance(raters, list) or not all(isinstance(r, str) and r.strip() for r in raters):
+        problem("bad-value", "esg.raters must be a list of rater names, first preferred", "esg", "raters", 'raters = ["绿发信评"]')
+        raters = list(DEFAULT_RATERS)
+
+    exposure = dict(DEFAULT_EXPOSURE_SCORES)
+    table = data.get("exposure_scores", {})
+    if isinstance(table, dict):
+        for level, value in table.items():
+            if level in DEFAULT_EXPOSURE_SCORES:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                    problem("bad-value", f"exposure_scores.{level} must be a number from 0 to 1, got {value!r}",
+                            "exposure_scores", level, f"{level} = {DEFAULT_EXPOSURE_SCORES[level]}")
+                else:
+                    exposure[level] = float(value)
+
+    schedule = data.get("schedule", {}) if isinstance(data.get("schedule", {}), dict) else {}
+    tz = schedule.get("timezone", "Asia/Shanghai")
+    if not _valid_timezone(tz):
+        problem("bad-timezone", f"unknown timezone {tz!r}", "schedule", "timezone",
+                'use an IANA name such as "Asia/Shanghai", "Asia/Hong_Kong" or "America/New_York"')
+        tz = "Asia/Shanghai"
+
+    jobs = data.get("jobs", [])
+    if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
+        problem("bad-value", "jobs must be written as [[jobs]] tables", "", "jobs")
+        jobs = []
+
+    if problems:
+        raise InputError(problems)
+    return Config(path=path.resolve(), root=root, rules_dir=resolved["rules"], universes_dir=resolved["universes"],
+                  data_dir=resolved["data"], out_dir=resolved["out"], esg_raters=tuple(raters),
+                  exposure_scores=exposure, timezone=tz, jobs=tuple(jobs))
+
+
+def _valid_timezone(name) -> bool:
+    if not isinstance(name, str) or not name:
+        return False
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+        return True
+    except (ZoneInfoNotFoundError, ValueError):
+        return False

@@ -1,0 +1,204 @@
+"""Reading universes and data snapshots from disk, checked by `screener.schemas`.
+
+A snapshot folder holds `consensus`, `prices`, `esg` and `fx` as `.csv` or `.parquet`; any may
+be absent (the fields it feeds are then null). An optional `snapshot.toml` labels the folder:
+`sample = true` plus a `notice` makes every output made from it say "sample data".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from screener import schemas
+from screener.problems import InputError, Problem, suggestion
+
+SNAPSHOT_FILES = ("consensus", "prices", "esg", "fx")
+
+
+def read_text_table(path: Path, shown: str) -> pl.DataFrame:
+    """A CSV (UTF-8, optional BOM) or Parquet file as a frame of stripped strings; empty cells are null."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame = pl.read_parquet(path)
+            frame = frame.select(_as_text(frame, c) for c in frame.columns)
+        else:
+            raw = path.read_bytes()
+            if raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            raw.decode("utf-8")  # fail early, with a clear message, on GBK and friends
+            frame = pl.read_csv(raw, infer_schema=False)
+    except UnicodeDecodeError as e:
+        raise InputError([Problem("encoding", f"not UTF-8 text (byte {e.start})", shown,
+                                  hint="save it as UTF-8, or bring vendor files in with `screener data import`")]) from None
+    except (pl.exceptions.PolarsError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError([Problem("unreadable", f"cannot read the table: {first}", shown,
+                                  hint="check that it is a CSV file with a header row")]) from None
+    frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
+    return frame.with_columns(
+        pl.col(c).str.strip_chars().replace("", None) for c in frame.columns
+    )
+
+
+def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:
+    dtype = frame.schema[name]
+    c = pl.col(name)
+    if dtype == pl.Boolean:
+        return pl.when(c).then(pl.lit("true")).when(c.not_()).then(pl.lit("false")).alias(name)
+    if dtype == pl.Date:
+        return c.dt.strftime("%Y-%m-%d").alias(name)
+    if isinstance(dtype, pl.Datetime):
+        return c.dt.strftime("%Y-%m-%d").alias(name)
+    return c.cast(pl.String).alias(name)
+
+
+# -- universes ----------------------------------------------------------------
+
+
+def universe_names(folder: Path) -> list[str]:
+    """Names of the universes in `folder` (file stems), sorted; no file is read."""
+    return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
+
+
+def load_universe(folder: Path, name: str, display) -> pl.DataFrame:
+    """One universe, checked and typed; raises `InputError` for a bad or unknown one."""
+    path = folder / f"{name}.csv"
+    shown = display(path)
+    if not path.is_file():
+        known = universe_names(folder)
+        raise InputError([Problem("unknown-universe", f"no universe `{name}` in {display(folder)}",
+                                  hint=suggestion(name, known, "universe") if known else "the universes folder is empty")])
+    frame = read_text_table(path, shown)
+    problems = schemas.validate("universe", frame, shown)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise InputError(errors)
+    return schemas.to_typed("universe", frame)
+
+
+def load_members(folder: Path, names: tuple[str, ...], display) -> pl.DataFrame:
+    """The union of universes: one row per symbol, `themes` the universes it is in (in the order
+    given), exposure the highest among them, name and other text from the first universe."""
+    frames, problems = [], []
+    for order, name in enumerate(names):
+        try:
+            u = load_universe(folder, name, display)
+        except InputError as e:
+            problems.extend(e.problems)
+            continue
+        frames.append(u.with_columns(pl.lit(name).alias("theme"), pl.lit(order, dtype=pl.Int32).alias("_order")))
+    if problems:
+        raise InputError(problems)
+    allu = pl.concat(frames, how="vertical")
+    levels = ["peripheral", "partial", "core", "pure"]
+    allu = allu.with_columns(pl.col("exposure").replace_strict(levels, list(range(4)), return_dtype=pl.Int8).alias("_exp"))
+    return (
+        allu.sort("_order")
+        .group_by("symbol", maintain_order=True)
+        .agg(
+            pl.col("name").first(),
+            pl.col("name_en").drop_nulls().first(),
+            pl.col("exchange").drop_nulls().first(),
+            pl.col("listed").first(),
+            pl.col("theme").alias("themes"),
+            pl.col("_exp").max(),
+        )
+        .with_columns(pl.col("_exp").replace_strict(list(range(4)), levels, return_dtype=pl.String).alias("exposure"))
+        .drop("_exp")
+        .sort("symbol")
+    )
+
+
+# -- snapshots -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Typed snapshot frames (None where the file is absent) plus what it is."""
+
+    folder: Path
+    frames: dict = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    fingerprint: str = ""
+    sample: bool = False
+    notice: str | None = None
+
+    def get(self, name: str) -> pl.DataFrame | None:
+        return self.frames.get(name)
+
+
+def snapshot_files(folder: Path) -> dict[str, Path]:
+    """Which snapshot files exist: the CSV wins over a Parquet file of the same name."""
+    found = {}
+    for name in SNAPSHOT_FILES:
+        for ext in (".csv", ".parquet"):
+            p = folder / f"{name}{ext}"
+            if p.is_file():
+                found[name] = p
+                break
+    return found
+
+
+def read_label(folder: Path, display) -> tuple[bool, str | None]:
+    path = folder / "snapshot.toml"
+    if not path.is_file():
+        return False, None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError([Problem("toml", f"not valid TOML: {e}", display(path))]) from None
+    sample = bool(data.get("sample", False))
+    notice = data.get("notice") or ("SAMPLE DATA: illustrative numbers, not market data" if sample else None)
+    return sample, notice
+
+
+def check_snapshot(folder: Path, display) -> list[Problem]:
+    """Every problem in the snapshot folder (errors and warnings), reading every file."""
+    problems: list[Problem] = []
+    if not folder.is_dir():
+        return [Problem("no-folder", f"no data folder at {display(folder)}", display(folder),
+                        hint="set paths.data in config.toml, or pass the folder: screener data check DIR")]
+    try:
+        read_label(folder, display)
+    except InputError as e:
+        problems.extend(e.problems)
+    for name, path in snapshot_files(folder).items():
+        try:
+            frame = read_text_table(path, display(path))
+        except InputError as e:
+            problems.extend(e.problems)
+            continue
+        problems.extend(schemas.validate(name, frame, display(path)))
+    return problems
+
+
+def load_snapshot(folder: Path, display) -> Snapshot:
+    """Read, check and type every snapshot file; raises `InputError` with all errors found."""
+    if not folder.is_dir():
+        raise InputError([Problem("no-folder", f"no data folder at {display(folder)}", display(folder),
+                                  hint="set paths.data in config.toml to a snapshot folder such as data/sample")])
+    sample, notice = read_label(folder, display)
+    frames, problems, digest = {}, [], hashlib.sha256()
+    files = snapshot_files(folder)
+    for name, path in files.items():
+        raw = path.read_bytes()
+        digest.update(name.encode() + b"\0" + hashlib.sha256(raw).digest())
+        try:
+            text = read_text_table(path, display(path))
+        except InputError as e:
+            problems.extend(e.problems)
+            continue
+        errors = [p for p in schemas.validate(name, text, display(path)) if p.severity == "error"]
+        if errors:
+            problems.extend(errors)
+            continue
+        frames[name] = schemas.to_typed(name, text)
+    if problems:
+        raise InputError(problems)
+    return Snapshot(folder=folder, frames=frames, files=tuple(sorted(files)), fingerprint=digest.hexdigest()[:16],
+                    sample=sample, notice=notice)

@@ -1,0 +1,178 @@
+"""Point-in-time fields: members + snapshot as of date D -> one lazy frame of every rule field.
+
+Steps (all lazy, collected once by the engine):
+
+1. keep only snapshot rows with `as_of <= D` (never the future);
+2. prices: the newest row per symbol gives close, currency, market_cap;
+3. consensus: the newest row per (symbol, fiscal_year); fy0 is the newest year with
+   `actual = true`, fy1 = fy0 + 1 and fy2 = fy0 + 2 among forecast rows (with no reported year,
+   fy1 is the earliest forecast year); analysts come from the fy1 row;
+4. revisions: the fy1 year's EPS now against the newest consensus for that same year as of
+   D - 30 and D - 90 days: (now - then) / |then| (null when then is 0 or missing);
+5. ESG: the newest rating per (symbol, rater); the first rater in `config.toml`'s list wins
+   (raters not listed come after, by name); the grade loses its suffix and becomes the grade Enum;
+6. FX: EPS is in its reporting currency (`eps_currency`); valuation converts it into the trading
+   currency with the newest rate as of D (direct pair preferred, else the inverse pair); with no
+   rate, `pe_*`/`peg_fy1` are null and `_fx_missing` is true for `explain`;
+7. growth and valuation: growth null when the base EPS <= 0; P/E null when EPS <= 0; PEG null
+   when growth <= 0.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from screener.data import Snapshot
+from screener.grades import GRADE_REGEX, GRADES_LOW_TO_HIGH, grade_dtype
+
+_MARKET_BY_SUFFIX = {"SH": "CN", "SZ": "CN", "BJ": "CN", "HK": "HK", "US": "US"}
+_EXCHANGE_BY_SUFFIX = {"SH": "SSE", "SZ": "SZSE", "BJ": "BSE", "HK": "HKEX"}
+
+
+def _empty(schema: dict) -> pl.LazyFrame:
+    return pl.LazyFrame(schema=schema)
+
+
+def _asof(frame: pl.DataFrame | None, d: date, schema: dict) -> pl.LazyFrame:
+    if frame is None:
+        return _empty(schema)
+    return frame.lazy().filter(pl.col("as_of") <= d)
+
+
+def _newest(lf: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """The row with the greatest `as_of` for each key (rows are unique per key and as_of)."""
+    return lf.sort([*keys, "as_of"]).group_by(keys, maintain_order=True).last()
+
+
+CONSENSUS_SCHEMA = {"symbol": pl.String, "fiscal_year": pl.Int64, "eps": pl.Float64, "actual": pl.Boolean,
+                    "as_of": pl.Date, "currency": pl.String, "analysts": pl.Int64, "net_profit": pl.Float64,
+                    "revenue": pl.Float64}
+PRICES_SCHEMA = {"symbol": pl.String, "close": pl.Float64, "currency": pl.String, "as_of": pl.Date, "market_cap": pl.Float64}
+ESG_SCHEMA = {"symbol": pl.String, "rater": pl.String, "rating": pl.String, "as_of": pl.Date}
+FX_SCHEMA = {"base": pl.String, "quote": pl.String, "rate": pl.Float64, "as_of": pl.Date}
+
+
+def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters: tuple[str, ...],
+                  exposure_scores: dict) -> pl.LazyFrame:
+    """Every catalogue field for every member, as of `as_of`. One row per member symbol."""
+    suffix = pl.col("symbol").str.extract(r"\.([A-Z]+)$")
+    base = members.lazy().with_columns(
+        pl.when(pl.col("symbol").str.starts_with("PRIVATE:")).then(pl.lit("PRIVATE"))
+        .otherwise(suffix.replace_strict(_MARKET_BY_SUFFIX, default=None)).alias("market"),
+        pl.coalesce(pl.col("exchange"), suffix.replace_strict(_EXCHANGE_BY_SUFFIX, default=None)).alias("exchange"),
+        pl.col("exposure").replace_strict(exposure_scores, return_dtype=pl.Float64).alias("exposure_score"),
+    )
+
+    prices = _newest(_asof(snapshot.get("prices"), as_of, PRICES_SCHEMA), ["symbol"]).select(
+        "symbol", "close", "currency", "market_cap", pl.col("as_of").alias("price_as_of"))
+
+    consensus = _consensus_fields(snapshot.get("consensus"), as_of)
+    esg = _esg_fields(snapshot.get("esg"), as_of, raters)
+
+    lf = (
+        base.join(prices, on="symbol", how="left")
+        .join(consensus, on="symbol", how="left")
+        .join(esg, on="symbol", how="left")
+        .with_columns(pl.coalesce(pl.col("eps_currency"), pl.col("currency")).alias("eps_currency"))
+    )
+    lf = lf.join(_fx_table(snapshot.get("fx"), as_of), left_on=["eps_currency", "currency"],
+                 right_on=["base", "quote"], how="left")
+    same = pl.col("eps_currency") == pl.col("currency")
+    fx = pl.when(same).then(pl.lit(1.0)).otherwise(pl.col("fx_rate"))
+    lf = lf.with_columns(
+        fx.alias("fx_rate"),
+        (pl.col("currency").is_not_null() & pl.col("eps_currency").is_not_null() & fx.is_null()).alias("_fx_missing"),
+    )
+
+    def growth(new: str, old: str) -> pl.Expr:
+        return pl.when(pl.col(old) > 0).then(pl.col(new) / pl.col(old) - 1)
+
+    def pe(eps: str) -> pl.Expr:
+        return pl.when(pl.col(eps) > 0).then(pl.col("close") / (pl.col(eps) * pl.col("fx_rate")))
+
+    lf = lf.with_columns(
+        growth("eps_fy1", "eps_fy0").alias("eps_growth_fy1"),
+        growth("eps_fy2", "eps_fy1").alias("eps_growth_fy2"),
+        pe("eps_fy1").alias("pe_fy1"),
+        pe("eps_fy2").alias("pe_fy2"),
+    ).with_columns(
+        pl.when(pl.col("eps_growth_fy1") > 0).then(pl.col("pe_fy1") / (100 * pl.col("eps_growth_fy1"))).alias("peg_fy1"),
+    )
+    return lf
+
+
+def _consensus_fields(frame: pl.DataFrame | None, as_of: date) -> pl.LazyFrame:
+    pit = _asof(frame, as_of, CONSENSUS_SCHEMA)
+    latest = _newest(pit, ["symbol", "fiscal_year"])
+    fy0 = latest.filter(pl.col("actual")).group_by("symbol").agg(pl.col("fiscal_year").max().alias("fy0_year"))
+    first_forecast = latest.filter(pl.col("actual").not_()).group_by("symbol").agg(
+        pl.col("fiscal_year").min().alias("_first_forecast"))
+    years = (
+        latest.select("symbol").unique()
+        .join(fy0, on="symbol", how="left")
+        .join(first_forecast, on="symbol", how="left")
+        .with_columns(pl.coalesce(pl.col("fy0_year") + 1, pl.col("_first_forecast")).alias("fy1_year"))
+        .with_columns((pl.col("fy1_year") + 1).alias("fy2_year"))
+        .drop("_first_forecast")
+    )
+    forecasts = latest.filter(pl.col("actual").not_())
+    actuals = latest.filter(pl.col("actual"))
+
+    def pick(rows: pl.LazyFrame, year_col: str, cols: dict[str, str]) -> pl.LazyFrame:
+        return rows.select("symbol", pl.col("fiscal_year").alias(year_col), *[pl.col(k).alias(v) for k, v in cols.items()])
+
+    out = (
+        years
+        .join(pick(actuals, "fy0_year", {"eps": "eps_fy0", "currency": "_cur0"}), on=["symbol", "fy0_year"], how="left")
+        .join(pick(forecasts, "fy1_year", {"eps": "eps_fy1", "currency": "_cur1", "analysts": "analysts",
+                                           "as_of": "consensus_as_of"}), on=["symbol", "fy1_year"], how="left")
+        .join(pick(forecasts, "fy2_year", {"eps": "eps_fy2"}), on=["symbol", "fy2_year"], how="left")
+        .with_columns(pl.coalesce("_cur1", "_cur0").alias("eps_currency"), pl.col("analysts").cast(pl.Float64))
+        .drop("_cur0", "_cur1")
+    )
+    for label, days in (("revision_1m", 30), ("revision_3m", 90)):
+        then = _newest(_asof(frame, as_of - timedelta(days=days), CONSENSUS_SCHEMA), ["symbol", "fiscal_year"]).select(
+            "symbol", pl.col("fiscal_year").alias("fy1_year"), pl.col("eps").alias("_then"))
+        out = out.join(then, on=["symbol", "fy1_year"], how="left").with_columns(
+            pl.when(pl.col("_then") != 0).then((pl.col("eps_fy1") - pl.col("_then")) / pl.col("_then").abs()).alias(label)
+        ).drop("_then")
+    return out
+
+
+def _esg_fields(frame: pl.DataFrame | None, as_of: date, raters: tuple[str, ...]) -> pl.LazyFrame:
+    pit = _newest(_asof(frame, as_of, ESG_SCHEMA), ["symbol", "rater"])
+    priority = pl.col("rater").replace_strict(list(raters), list(range(len(raters))), default=len(raters),
+                                              return_dtype=pl.Int32)
+    scores = [round(100.0 * i / (len(GRADES_LOW_TO_HIGH) - 1), 4) for i in range(len(GRADES_LOW_TO_HIGH))]
+    return (
+        pit.with_columns(priority.alias("_priority"))
+        .sort(["symbol", "_priority", "rater"])
+        .group_by("symbol", maintain_order=True)
+        .first()
+        .select(
+            "symbol",
+            pl.col("rating").str.extract(GRADE_REGEX, 1).cast(grade_dtype()).alias("esg_rating"),
+            pl.col("rating").alias("esg_rating_raw"),
+            pl.col("rater").alias("esg_rater"),
+            pl.col("as_of").alias("esg_as_of"),
+        )
+        .with_columns(pl.col("esg_rating").cast(pl.String).replace_strict(
+            list(GRADES_LOW_TO_HIGH), scores, default=None, return_dtype=pl.Float64).alias("esg_score"))
+    )
+
+
+def _fx_table(frame: pl.DataFrame | None, as_of: date) -> pl.LazyFrame:
+    """(base, quote, fx_rate) for every pair known as of D, direct rows preferred over inverses."""
+    latest = _newest(_asof(frame, as_of, FX_SCHEMA), ["base", "quote"])
+    direct = latest.select("base", "quote", pl.col("rate").alias("fx_rate"), pl.lit(0).alias("_inv"))
+    inverse = latest.select(pl.col("quote").alias("base"), pl.col("base").alias("quote"),
+                            (1.0 / pl.col("rate")).alias("fx_rate"), pl.lit(1).alias("_inv"))
+    return (
+        pl.concat([direct, inverse])
+        .sort(["base", "quote", "_inv"])
+        .group_by(["base", "quote"], maintain_order=True)
+        .first()
+        .drop("_inv")
+    )

@@ -1,0 +1,54 @@
+"""ESG letter grades: one ordered scale, rater suffixes removed, a 0..100 score.
+
+The scale is the union of the letter scales Chinese and global raters publish
+(绿发信评 AAA..C with +/- steps, 华证's nine grades, MSCI's seven), highest first:
+`AAA > AA+ > AA > AA- > A+ > A > A- > BBB+ > ... > B- > CCC > CC > C`.
+A rater suffix such as `pi` (绿发信评's "public information" mark) is dropped: `AA+pi` is `AA+`.
+"""
+
+from __future__ import annotations
+
+import re
+
+GRADES_HIGH_TO_LOW: tuple[str, ...] = (
+    "AAA", "AA+", "AA", "AA-", "A+", "A", "A-",
+    "BBB+", "BBB", "BBB-", "BB+", "BB", "BB-", "B+", "B", "B-",
+    "CCC", "CC", "C",
+)
+GRADES_LOW_TO_HIGH: tuple[str, ...] = tuple(reversed(GRADES_HIGH_TO_LOW))
+
+_GRADE_RE = re.compile(r"^\s*(AAA|AA|A|BBB|BB|B|CCC|CC|C)([+-]?)\s*([a-z]*)\s*$")
+
+#: a grade with an optional lower-case rater suffix; group 1 is the grade on the scale
+GRADE_REGEX = (
+    r"^\s*(" + "|".join(re.escape(g) for g in sorted(GRADES_HIGH_TO_LOW, key=len, reverse=True)) + r")\s*[a-z]*\s*$"
+)
+
+
+def parse_grade(raw: str | None) -> str | None:
+    """`'AA+pi'` -> `'AA+'`; None for anything that is not a grade on the scale.
+
+    Suffixes must be lower case letters (`pi`); the letter part is case sensitive, as raters
+    publish it, so `'aa'` is not a grade.
+    """
+    if raw is None:
+        return None
+    m = _GRADE_RE.match(raw)
+    if not m:
+        return None
+    grade = m.group(1) + m.group(2)
+    return grade if grade in GRADES_HIGH_TO_LOW else None
+
+
+def grade_score(grade: str | None) -> float | None:
+    """Map a grade onto 0..100 evenly by rank: AAA = 100, C = 0; None stays None."""
+    if grade is None or grade not in GRADES_LOW_TO_HIGH:
+        return None
+    return round(100.0 * GRADES_LOW_TO_HIGH.index(grade) / (len(GRADES_LOW_TO_HIGH) - 1), 4)
+
+
+def grade_dtype():
+    """The polars Enum whose level order is the grade order (comparisons follow rank)."""
+    import polars as pl
+
+    return pl.Enum(list(GRADES_LOW_TO_HIGH))

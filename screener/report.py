@@ -1,0 +1,91 @@
+"""Shape a `ScreenResult` for people and programs: the watchlist table and the JSON payload.
+
+Both show the same rows in rank order; floats are rounded to 6 places in JSON. `fields` shown
+are the ones the rule reads, then the usual key fields (ESG grade, EPS, growth, P/E).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import polars as pl
+
+from screener.engine import KEY_FIELDS, ScreenResult
+from screener.explain import _plain
+
+
+def shown_fields(result: ScreenResult) -> list[str]:
+    out = [f for f in result.screen.fields() if f not in ("symbol", "name", "themes", "exposure")]
+    for f in KEY_FIELDS:
+        if f not in out:
+            out.append(f)
+    return out
+
+
+def watchlist_table(result: ScreenResult) -> pl.DataFrame:
+    """The included rows, by rank: identity, score, normalised components, fields, notice."""
+    inc = result.included
+    comps = [pl.col(result.norm_col(i)).alias(f"score_{s.name}") for i, s in enumerate(result.screen.scores)]
+    fields = [pl.col(f).cast(pl.String) if f == "esg_rating" else pl.col(f) for f in shown_fields(result)
+              if f not in ("currency", "close")]
+    cols = [pl.col("rank"), pl.col("symbol"), pl.col("name"), pl.col("name_en"), pl.col("themes"), pl.col("exposure"),
+            pl.col("score"), *comps, *fields, pl.col("currency"), pl.col("close"), pl.lit(result.as_of).alias("as_of")]
+    if result.snapshot.notice:
+        cols.append(pl.lit(result.snapshot.notice).alias("data_notice"))
+    return inc.select(cols)
+
+
+def result_payload(result: ScreenResult) -> dict:
+    """DESIGN.md's `run --json` shape: {"rule", "as_of", "rows": [...], "excluded": [...]} plus context."""
+    screen = result.screen
+    rows = []
+    fields = shown_fields(result)
+    for r in result.included.iter_rows(named=True):
+        row = {"rank": r["rank"], "symbol": r["symbol"], "name": r["name"], "name_en": r["name_en"],
+               "themes": list(r["themes"]), "exposure": r["exposure"], "score": _plain(r["score"]),
+               "components": {s.name: _plain(r[result.norm_col(i)]) for i, s in enumerate(screen.scores)},
+               "raw": {s.name: _plain(r[result.raw_col(i)]) for i, s in enumerate(screen.scores)}}
+        for f in fields:
+            row[f] = _plain(r[f] if f != "esg_rating" or r[f] is None else str(r[f]))
+        rows.append(row)
+    return {
+        "rule": screen.path,
+        "rule_name": screen.name,
+        "as_of": result.as_of.isoformat(),
+        "generated_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "universes": list(screen.universes),
+        "data": {"folder": result.snapshot.folder.name, "fingerprint": result.snapshot.fingerprint,
+                 "sample": result.snapshot.sample, "notice": result.snapshot.notice},
+        "members": result.frame.height,
+        "passed": int(result.frame["_passed"].sum()),
+        "rows": rows,
+        "excluded": excluded_entries(result),
+        "warnings": list(result.warnings),
+    }
+
+
+def excluded_entries(result: ScreenResult) -> list[dict]:
+    """Every member not in the watchlist, by symbol, with the filters it failed and why."""
+    out = []
+    for r in result.excluded.sort("symbol").iter_rows(named=True):
+        if not r["listed"]:
+            out.append({"symbol": r["symbol"], "name": r["name"], "failed": ["unlisted"], "missing": [],
+                        "reason": "unlisted"})
+            continue
+        failed, missing = result.failed_filters(r)
+        if failed:
+            reason = "failed " + ", ".join(failed) + (f" (missing data: {', '.join(missing)})" if missing else "")
+        else:
+            reason = f"rank {r['rank']}, below top {result.screen.top}"
+        out.append({"symbol": r["symbol"], "name": r["name"], "failed": failed, "missing": missing, "reason": reason})
+    return out
+
+
+def exclusion_counts(result: ScreenResult) -> dict[str, int]:
+    """How many members each filter removed (a member failing two filters counts in both)."""
+    counts: dict[str, int] = {}
+    for e in excluded_entries(result):
+        keys = e["failed"] or ["below top"]
+        for k in keys:
+            counts[k] = counts.get(k, 0) + 1
+    return counts

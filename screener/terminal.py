@@ -1,0 +1,160 @@
+"""Terminal output with rich: the ranked table, explanations, universes. Payload on stdout."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from screener.fields import FIELDS
+
+_RATIO_FIELDS = {"eps_growth_fy1", "eps_growth_fy2", "revision_1m", "revision_3m"}
+
+
+def _console() -> Console:
+    import sys
+
+    # a pipe or file gets every column in full; a terminal gets its own width
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 240)
+
+
+def fmt(field: str, v) -> str:
+    """A field value as an analyst reads it: ratios in %, money with separators, '—' for null."""
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if field in _RATIO_FIELDS:
+            return f"{v * 100:+.1f}%"
+        if field == "market_cap":
+            return _compact(v)
+        if field.startswith(("pe_", "peg_")):
+            return f"{v:.1f}"
+        if field.startswith("eps_"):
+            return f"{v:.3f}"
+        if field in ("analysts",):
+            return f"{v:.0f}"
+        return f"{v:.2f}" if abs(v) < 1e6 else _compact(v)
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v)
+    return str(v)
+
+
+def _compact(v: float) -> str:
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if abs(v) >= div:
+            return f"{v / div:.2f}{unit}"
+    return f"{v:,.0f}"
+
+
+def terminal_fields(result) -> list[str]:
+    """Fields the filters read, then the key fields; score inputs show as components."""
+    from screener.engine import KEY_FIELDS
+
+    out = []
+    for f in [x for flt in result.screen.filters for x in flt.fields] + list(KEY_FIELDS):
+        if f not in out and f not in ("symbol", "name", "themes"):
+            out.append(f)
+    return out
+
+
+def print_result(result, written: list[str]) -> None:
+    from screener.report import exclusion_counts
+
+    con = _console()
+    screen = result.screen
+    inc = result.included
+    passed = int(result.frame["_passed"].sum())
+    title = f"{screen.name} · as of {result.as_of} · {inc.height} of {result.frame.height} members"
+    if screen.top is not None and passed > inc.height:
+        title += f" (top {screen.top} of {passed} passing)"
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("symbol", no_wrap=True)
+    table.add_column("name", no_wrap=True)
+    multi = len(screen.universes) > 1
+    if multi:
+        table.add_column("themes")
+    table.add_column("score", justify="right")
+    for s in screen.scores:
+        table.add_column(s.name, justify="right")
+    fields = terminal_fields(result)
+    for f in fields:
+        unit = " (" + FIELDS[f].unit + ")" if f in ("close",) else ""
+        table.add_column(f + unit, justify="right")
+    for r in inc.iter_rows(named=True):
+        cells = [str(r["rank"]), r["symbol"], r["name"]]
+        if multi:
+            cells.append(", ".join(r["themes"]))
+        cells.append("—" if r["score"] is None else f"{r['score']:.3f}")
+        cells += [("—" if r[result.norm_col(i)] is None else f"{r[result.norm_col(i)]:.2f}") for i in range(len(screen.scores))]
+        cells += [fmt(f, str(r[f]) if f == "esg_rating" and r[f] is not None else r[f]) for f in fields]
+        table.add_row(*cells)
+    con.print(table)
+    if inc.height == 0:
+        con.print("No security passed every filter. `screener explain RULE SYMBOL` shows why one is out.")
+    counts = exclusion_counts(result)
+    if counts:
+        con.print("Excluded: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + "  (screener explain RULE SYMBOL for one)")
+    if screen.scores:
+        weights = ", ".join(f"{s.name} {w:.0%}" for s, w in zip(screen.scores, screen.weights))
+        con.print(f"Score = weighted components normalised over the {passed} passers: {weights}")
+    if result.snapshot.notice:
+        con.print(Text(f"⚠ {result.snapshot.notice}", style="bold yellow"))
+    for p in written:
+        con.print(f"wrote {p}")
+
+
+def print_explanation(ex) -> None:
+    con = _console()
+    status = "IN" if ex.included else "OUT"
+    con.print(Text(f"{ex.symbol} {ex.name} · {ex.rule_name} · as of {ex.as_of}: {status}",
+                   style="bold green" if ex.included else "bold red"))
+    con.print(f"  {ex.reason}")
+    con.print(f"  themes: {', '.join(ex.themes)}")
+    if ex.filters:
+        t = Table(title="filters (all must pass; a missing value fails)", title_justify="left")
+        for c in ("filter", "expression", "values", "verdict"):
+            t.add_column(c)
+        for f in ex.filters:
+            values = ", ".join(f"{k} = {fmt(k, v)}" for k, v in f["values"].items())
+            style = {"pass": "green", "fail": "red", "missing": "yellow"}[f["verdict"]]
+            verdict = f["verdict"] + (f" ({', '.join(f['missing'])} missing)" if f["missing"] else "")
+            t.add_row(f["name"], f["expr"], values, Text(verdict, style=style))
+        con.print(t)
+    if ex.components:
+        t = Table(title="score components (normalised over the securities that passed)", title_justify="left")
+        for c in ("component", "expression", "raw", "normalised", "weight", "contribution"):
+            t.add_column(c, justify="right" if c not in ("component", "expression") else "left")
+        for c in ex.components:
+            expr = c["expr"] + ("" if c["higher_is_better"] else "  (lower is better)") + \
+                ("" if c["normalize"] == "rank" else f"  [{c['normalize']}]")
+            t.add_row(c["name"], expr, fmt("x", c["raw"]), fmt("x", c["normalized"]), f"{c['weight']:.0%}",
+                      fmt("x", c["contribution"]))
+        con.print(t)
+        if ex.score is not None:
+            con.print(f"  score {ex.score:.4f}, rank {ex.rank} of {ex.passers} passing")
+    for n in ex.notes:
+        con.print(f"  note: {n}")
+    if ex.notice:
+        con.print(Text(f"⚠ {ex.notice}", style="bold yellow"))
+
+
+def print_universe_summary(rows: list[dict]) -> None:
+    t = Table(title="universes", title_justify="left")
+    for c in ("universe", "members", "listed", "unlisted", "file"):
+        t.add_column(c, justify="right" if c in ("members", "listed", "unlisted") else "left")
+    for r in rows:
+        t.add_row(r["universe"], str(r["members"]), str(r["listed"]), str(r["unlisted"]), r["file"])
+    _console().print(t)
+
+
+def print_universe(name: str, table) -> None:
+    t = Table(title=f"{name} · {table.height} members", title_justify="left")
+    for c in ("symbol", "name", "name_en", "exposure", "listed", "esg_rating", "note"):
+        t.add_column(c)
+    for r in table.iter_rows(named=True):
+        t.add_row(r["symbol"], r["name"], r["name_en"] or "", r["exposure"], "yes" if r["listed"] else "no",
+                  r["esg_rating"] or "—", (r["note"] or "")[:60])
+    _console().print(t)
