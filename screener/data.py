@@ -8,6 +8,8 @@ be absent (the fields it feeds are then null). An optional `snapshot.toml` label
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +22,15 @@ from screener.problems import InputError, Problem, suggestion
 SNAPSHOT_FILES = ("consensus", "prices", "esg", "fx")
 
 
-def read_text_table(path: Path, shown: str) -> pl.DataFrame:
+def read_text_table(path: Path, shown: str, raw: bytes | None = None) -> pl.DataFrame:
     """A CSV (UTF-8, optional BOM) or Parquet file as a frame of stripped strings; empty cells are null."""
     try:
+        if raw is None:
+            raw = path.read_bytes()
         if path.suffix.lower() == ".parquet":
-            frame = pl.read_parquet(path)
+            frame = pl.read_parquet(io.BytesIO(raw))
             frame = frame.select(_as_text(frame, c) for c in frame.columns)
         else:
-            raw = path.read_bytes()
             if raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             raw.decode("utf-8")  # fail early, with a clear message, on GBK and friends
@@ -57,6 +60,61 @@ def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:
     return c.cast(pl.String).alias(name)
 
 
+# -- checked, typed tables, memoised by content ---------------------------------------
+
+#: bump when a schema or the typing changes, so cached tables are checked again
+SCHEMA_VERSION = "1"
+
+
+def cache_dir() -> Path | None:
+    """Where checked tables are kept: $SCREENER_CACHE_DIR, else ~/.cache/theme-screener.
+    `SCREENER_CACHE_DIR=off` disables the cache."""
+    env = os.environ.get("SCREENER_CACHE_DIR")
+    if env == "off":
+        return None
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "theme-screener"
+
+
+def load_checked(kind: str, path: Path, shown: str, raw: bytes | None = None) -> pl.DataFrame:
+    """Read `path`, check it against the `kind` schema and return it typed.
+
+    A file whose exact bytes were checked before is read from the cache (a Parquet copy of the
+    typed table keyed by the SHA-256 of the bytes and the schema version), which skips parsing
+    and pandera; any change to the file, or to the schemas, checks it again. Raises
+    `InputError` with every error in the file.
+    """
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as e:
+            raise InputError([Problem("unreadable", f"cannot read the file: {e.strerror or e}", shown)]) from None
+    folder = cache_dir()
+    key = hashlib.sha256(f"{SCHEMA_VERSION}:{kind}:{path.suffix.lower()}:".encode() + raw).hexdigest()
+    cached = folder / f"{key}.parquet" if folder else None
+    if cached is not None and cached.is_file():
+        try:
+            return pl.read_parquet(cached)
+        except (pl.exceptions.PolarsError, OSError):
+            pass  # a damaged cache entry is checked again and rewritten
+    text = read_text_table(path, shown, raw)
+    errors = [p for p in schemas.validate(kind, text, shown) if p.severity == "error"]
+    if errors:
+        raise InputError(errors)
+    typed = schemas.to_typed(kind, text)
+    if cached is not None:
+        try:
+            from screener.atomic import atomic_path
+
+            with atomic_path(cached) as tmp:
+                typed.write_parquet(tmp)
+        except OSError:
+            pass  # a read-only home is no reason to fail a screen
+    return typed
+
+
 # -- universes ----------------------------------------------------------------
 
 
@@ -73,12 +131,7 @@ def load_universe(folder: Path, name: str, display) -> pl.DataFrame:
         known = universe_names(folder)
         raise InputError([Problem("unknown-universe", f"no universe `{name}` in {display(folder)}",
                                   hint=suggestion(name, known, "universe") if known else "the universes folder is empty")])
-    frame = read_text_table(path, shown)
-    problems = schemas.validate("universe", frame, shown)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise InputError(errors)
-    return schemas.to_typed("universe", frame)
+    return load_checked("universe", path, shown)
 
 
 def load_members(folder: Path, names: tuple[str, ...], display) -> pl.DataFrame:
@@ -189,15 +242,9 @@ def load_snapshot(folder: Path, display) -> Snapshot:
         raw = path.read_bytes()
         digest.update(name.encode() + b"\0" + hashlib.sha256(raw).digest())
         try:
-            text = read_text_table(path, display(path))
+            frames[name] = load_checked(name, path, display(path), raw)
         except InputError as e:
             problems.extend(e.problems)
-            continue
-        errors = [p for p in schemas.validate(name, text, display(path)) if p.severity == "error"]
-        if errors:
-            problems.extend(errors)
-            continue
-        frames[name] = schemas.to_typed(name, text)
     if problems:
         raise InputError(problems)
     return Snapshot(folder=folder, frames=frames, files=tuple(sorted(files)), fingerprint=digest.hexdigest()[:16],

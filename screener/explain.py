@@ -86,6 +86,11 @@ def _notes(row: dict, result: ScreenResult) -> list[str]:
                      f"fy2 = FY{row.get('fy2_year') or '?'} (consensus as of {row.get('consensus_as_of') or 'n/a'})")
     elif row["listed"]:
         notes.append(f"no consensus rows as of {result.as_of}: earnings fields are null")
+    for year, eps in (("fy0", row.get("eps_fy0")), ("fy1", row.get("eps_fy1"))):
+        if eps is not None and eps <= 0:
+            nxt = "fy1" if year == "fy0" else "fy2"
+            notes.append(f"eps_{year} is {eps:.4f} (not positive): eps_growth_{nxt} is null"
+                         + (", and so are pe_fy1 and peg_fy1" if year == "fy1" else ""))
     if row["listed"] and row.get("close") is None:
         notes.append(f"no price as of {result.as_of}: close and valuation fields are null")
     if row.get("esg_rating") is not None:

@@ -154,15 +154,19 @@ def compile_expr(source: str, fields: dict | None = None) -> Node:
         i = _outside_strings(flat).index("#")
         raise ExprError("syntax", "`#` is not part of the rule language", i, i + 1,
                         "comments belong on their own TOML line, outside the string")
+    # Python rejects leading blanks ("unexpected indent"), which multi-line TOML strings and
+    # `"  x > 0"` naturally have: parse without them and shift every offset back by `lead`.
+    body = flat.lstrip(" ")
+    lead = len(flat) - len(body)
     try:
-        tree = ast.parse(flat, mode="eval")
+        tree = ast.parse(body, mode="eval")
     except SyntaxError as e:
-        raise _syntax_error(e, flat) from None
+        raise _syntax_error(e, body, lead) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExprError("too-complex", "the expression is too deeply nested to read", 0, 1,
                         "simplify it or split it into several filters") from None
     try:
-        return _Checker(flat, fields).visit(tree.body, 0)
+        return _Checker(body, fields, lead).visit(tree.body, 0)
     except RecursionError:
         raise ExprError("too-complex", "the expression is too deeply nested to check", 0, 1,
                         "simplify it or split it into several filters") from None
@@ -214,13 +218,15 @@ def _outside_strings(text: str) -> str:
     return "".join(out)
 
 
-def _syntax_error(e: SyntaxError, src: str) -> ExprError:
+def _syntax_error(e: SyntaxError, src: str, lead: int = 0) -> ExprError:
+    """`src` is the source without its `lead` leading blanks; offsets returned include them."""
     offset = (e.offset or 1) - 1
     end = (e.end_offset or (offset + 2)) - 1
     if e.lineno and e.lineno > 1:  # cannot happen on one line, but never trust it
         offset = len(src)
     offset = max(0, min(offset, len(src)))
     end = max(offset + 1, min(end, len(src) + 1))
+    offset, end = offset + lead, end + lead
     msg = (e.msg or "invalid syntax").replace("Perhaps you forgot a comma?", "").strip()
     hint = None
     if "'=' " in src or "=" in _outside_strings(src).replace("==", "").replace("<=", "").replace(">=", "").replace("!=", ""):
@@ -235,9 +241,10 @@ def _syntax_error(e: SyntaxError, src: str) -> ExprError:
 class _Checker:
     """Deny-by-default translation of Python AST nodes into typed rule nodes."""
 
-    def __init__(self, src: str, fields: dict):
+    def __init__(self, src: str, fields: dict, lead: int = 0):
         self.src = src
         self.fields = fields
+        self.lead = lead  # blanks stripped before parsing; added back to every span
         # ast columns are UTF-8 byte offsets; map them to character offsets once.
         self._byte_to_char = _byte_to_char_map(src)
 
@@ -249,8 +256,8 @@ class _Checker:
 
     def _char(self, byte_offset: int) -> int:
         if byte_offset >= len(self._byte_to_char):
-            return len(self.src)
-        return self._byte_to_char[byte_offset]
+            return len(self.src) + self.lead
+        return self._byte_to_char[byte_offset] + self.lead
 
     def fail(self, node: ast.AST | Span, code: str, message: str, hint: str | None = None):
         sp = node if isinstance(node, Span) else self.span(node)
@@ -274,7 +281,11 @@ class _Checker:
                 self.fail(node, "unknown-name", f"unknown name `{v}`", f"did you mean `{word}`?")
             self.fail(node, "unknown-name", "unknown name `None`", "test for missing values with `is_null(x)`")
         if isinstance(v, (int, float)):
-            return Lit(Kind.NUMBER, self.span(node), float(v))
+            try:
+                number = float(v)
+            except OverflowError:  # an integer literal with hundreds of digits
+                self.fail(node, "bad-number", "the number is too large", "write large numbers as e.g. 1e12")
+            return Lit(Kind.NUMBER, self.span(node), number)
         if isinstance(v, str):
             return Lit(Kind.TEXT, self.span(node), v)
         self.fail(node, "not-allowed", f"{type(v).__name__} literals are not part of the rule language",
@@ -334,6 +345,10 @@ class _Checker:
         parts: list[Node] = []
         for op_ast, right_ast in zip(node.ops, node.comparators):
             if isinstance(op_ast, (ast.In, ast.NotIn)):
+                if len(parts) + 1 < len(node.ops):
+                    # `x in ('a', 'b') == y` would compare the list itself with y
+                    self.fail(node, "not-allowed", "a comparison cannot follow `in (...)` in a chain",
+                              "join the two conditions with `and`, and use parentheses")
                 part = self._membership(left, right_ast, isinstance(op_ast, ast.NotIn), node, depth)
                 right = None
             elif isinstance(op_ast, (ast.Is, ast.IsNot)):

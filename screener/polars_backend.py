@@ -49,7 +49,9 @@ def to_polars(node: E.Node) -> pl.Expr:
         needle = to_polars(node.needle)
         values = [it.value for it in node.items]
         dtype = {Kind.NUMBER: pl.Float64, Kind.TEXT: pl.String, Kind.BOOL: pl.Boolean, Kind.GRADE: _GRADE}[node.needle.kind]
-        hit = needle.is_in(pl.Series(values, dtype=dtype).implode())
+        # `pl.lit(...)` keeps the list a scalar, so a literal needle (`'a' in ('a', 'b')`)
+        # still broadcasts over the frame instead of yielding one row
+        hit = needle.is_in(pl.lit(pl.Series(values, dtype=dtype)).implode())
         # keep null needles null (so a filter on a missing value is false either way)
         hit = pl.when(needle.is_not_null()).then(hit)
         return hit.not_() if node.negated else hit

@@ -36,7 +36,8 @@ class Problem:
 
     def render(self) -> str:
         """`path:line:col: error[code]: message`, the source line with a caret, the hint."""
-        text = f"{self.location()}: {self.severity}[{self.code}]: {self.message}"
+        where = f"{self.location()}: " if self.path else ""
+        text = f"{where}{self.severity}[{self.code}]: {self.message}"
         if self.source_line is not None and self.col is not None:
             gutter = f"{self.line} | " if self.line is not None else "  | "
             pad = " " * (len(gutter) - 2) + "| "

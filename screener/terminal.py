@@ -6,7 +6,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from screener.fields import FIELDS
 
 _RATIO_FIELDS = {"eps_growth_fy1", "eps_growth_fy2", "revision_1m", "revision_3m"}
 
@@ -41,11 +40,29 @@ def fmt(field: str, v) -> str:
     return str(v)
 
 
+def _num(v) -> str:
+    return "—" if v is None else f"{v:.4g}"
+
+
 def _compact(v: float) -> str:
     for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
         if abs(v) >= div:
             return f"{v / div:.2f}{unit}"
     return f"{v:,.0f}"
+
+
+_NORM_LABEL = {"rank": "pct", "zscore": "z", "minmax": "0-1"}
+
+
+def _cell(f: str, r: dict) -> str:
+    v = r[f]
+    if f == "esg_rating" and v is not None:
+        return str(v)
+    if f == "close" and v is not None:
+        return f"{v:,.2f} {r['currency'] or ''}".strip()
+    if f == "market_cap" and v is not None:
+        return f"{_compact(v)} {r['currency'] or ''}".strip()
+    return fmt(f, v)
 
 
 def terminal_fields(result) -> list[str]:
@@ -77,19 +94,18 @@ def print_result(result, written: list[str]) -> None:
     if multi:
         table.add_column("themes")
     table.add_column("score", justify="right")
-    for s in screen.scores:
-        table.add_column(s.name, justify="right")
+    for s in screen.scores:  # components: name over how it was normalised
+        table.add_column(f"{s.name}\n({_NORM_LABEL[s.normalize]})", justify="right", style="cyan")
     fields = terminal_fields(result)
     for f in fields:
-        unit = " (" + FIELDS[f].unit + ")" if f in ("close",) else ""
-        table.add_column(f + unit, justify="right")
+        table.add_column(f, justify="right")
     for r in inc.iter_rows(named=True):
         cells = [str(r["rank"]), r["symbol"], r["name"]]
         if multi:
             cells.append(", ".join(r["themes"]))
         cells.append("—" if r["score"] is None else f"{r['score']:.3f}")
         cells += [("—" if r[result.norm_col(i)] is None else f"{r[result.norm_col(i)]:.2f}") for i in range(len(screen.scores))]
-        cells += [fmt(f, str(r[f]) if f == "esg_rating" and r[f] is not None else r[f]) for f in fields]
+        cells += [_cell(f, r) for f in fields]
         table.add_row(*cells)
     con.print(table)
     if inc.height == 0:
@@ -130,8 +146,8 @@ def print_explanation(ex) -> None:
         for c in ex.components:
             expr = c["expr"] + ("" if c["higher_is_better"] else "  (lower is better)") + \
                 ("" if c["normalize"] == "rank" else f"  [{c['normalize']}]")
-            t.add_row(c["name"], expr, fmt("x", c["raw"]), fmt("x", c["normalized"]), f"{c['weight']:.0%}",
-                      fmt("x", c["contribution"]))
+            t.add_row(c["name"], expr, _num(c["raw"]), _num(c["normalized"]), f"{c['weight']:.1%}",
+                      _num(c["contribution"]))
         con.print(t)
         if ex.score is not None:
             con.print(f"  score {ex.score:.4f}, rank {ex.rank} of {ex.passers} passing")

@@ -29,11 +29,17 @@ class Pos:
 
 @dataclass(frozen=True)
 class StringPos:
-    """Where a string value's *content* starts, and how to map offsets inside it."""
+    """Where a string value's raw text starts (just after its opening quotes), and its kind.
+
+    `basic` strings (double quotes) have escapes (`\\"`, `\\u5bd2`, and in multi-line ones a
+    line-ending backslash) whose raw length differs from the decoded text the expression
+    checker sees; `offset_to_file` walks the raw text to map decoded offsets back.
+    """
 
     line: int
     col: int
     multiline: bool
+    basic: bool = True
 
 
 def _key_pattern(key: str) -> str:
@@ -45,7 +51,12 @@ class TomlText:
 
     def __init__(self, text: str):
         self.text = text
-        self.lines = text.splitlines()
+        # TOML newlines are LF or CRLF only (as tomllib counts lines): `str.splitlines` would
+        # also split on U+2028, \x0c, ... and shift every line number after one.
+        self.lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+        self._line_starts = [0]
+        for ln in text.split("\n")[:-1]:
+            self._line_starts.append(self._line_starts[-1] + len(ln) + 1)
         self._tables = self._index_tables()
 
     def _index_tables(self) -> list[tuple[str, int, int]]:
@@ -91,26 +102,56 @@ class TomlText:
         return Pos(self.table_line(table), 1)
 
     def string_content(self, pos: Pos) -> StringPos:
-        """Where the characters of the string whose opening quote is at `pos` begin."""
+        """Where the raw characters of the string whose opening quote is at `pos` begin."""
         line = self.lines[pos.line - 1] if 0 < pos.line <= len(self.lines) else ""
         rest = line[pos.col - 1:]
         for quote in ('"""', "'''"):
             if rest.startswith(quote):
-                after = rest[len(quote):]
-                if after.strip() == "" or after.strip().startswith("\\"):
-                    # TOML trims a newline right after the opening quotes
-                    return StringPos(pos.line + 1, 1, True)
-                return StringPos(pos.line, pos.col + len(quote), True)
+                return StringPos(pos.line, pos.col + len(quote), True, quote[0] == '"')
         if rest[:1] in ("'", '"'):
-            return StringPos(pos.line, pos.col + 1, False)
-        return StringPos(pos.line, pos.col, False)
+            return StringPos(pos.line, pos.col + 1, False, rest[0] == '"')
+        return StringPos(pos.line, pos.col, False, False)
 
     def offset_to_file(self, start: StringPos, source: str, offset: int) -> Pos:
-        """Map a character offset inside a string value onto the file's line and column."""
-        line, col = line_col(source, offset)
-        if line == 1:
-            return Pos(start.line, start.col + col - 1)
-        return Pos(start.line + line - 1, col)
+        """Map a character offset inside a decoded string value onto the file's line and column.
+
+        Walks the raw text from just after the opening quotes, decoding as TOML does: a newline
+        right after multi-line opening quotes is dropped, escapes (`\\"`, `\\t`, `\\u5bd2`) are
+        one decoded character, CRLF is one, and a line-ending backslash with the whitespace and
+        newlines after it is none. An offset at or past the end points just past the content.
+        """
+        text = self.text
+        if not 0 < start.line <= len(self._line_starts):
+            return Pos(start.line, start.col)
+        i = self._line_starts[start.line - 1] + start.col - 1
+        n = len(text)
+        if start.multiline:  # TOML trims a newline right after the opening quotes
+            if text.startswith("\r\n", i):
+                i += 2
+            elif text.startswith("\n", i):
+                i += 1
+        done = 0
+        while i < n:
+            if start.basic and start.multiline and text[i] == "\\":
+                j = i + 1
+                while j < n and text[j] in " \t":
+                    j += 1
+                if j < n and text[j] in "\r\n":  # line-ending backslash: decodes to nothing
+                    while j < n and text[j] in " \t\r\n":
+                        j += 1
+                    i = j
+                    continue
+            if done >= offset:
+                break
+            if start.basic and text[i] == "\\" and i + 1 < n:
+                i += {"u": 6, "U": 10}.get(text[i + 1], 2)
+            elif start.multiline and text.startswith("\r\n", i):
+                i += 2
+            else:
+                i += 1
+            done += 1
+        line, col = line_col(text, min(i, n))
+        return Pos(line, col)
 
     def source_line(self, line: int) -> str | None:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else None
