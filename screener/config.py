@@ -62,8 +62,8 @@ def load_config(path: str | Path = "config.toml") -> Config:
     problems: list[Problem] = []
     toml = TomlText(text)
 
-    def problem(code, message, table, key=None, hint=None):
-        p = toml.value(table, key) if key else None
+    def problem(code, message, table, key=None, hint=None, at_key=False):
+        p = (toml.key(table, key) if at_key else toml.value(table, key)) if key else None
         line = p.line if p else toml.table_line(table)
         col = p.col if p else 1
         problems.append(Problem(code, message, shown, line, col, hint, toml.source_line(line)))
@@ -77,7 +77,7 @@ def load_config(path: str | Path = "config.toml") -> Config:
 
     for key, value in data.items():
         if key not in _SECTIONS:
-            problem("unknown-key", f"unknown section `{key}`", "", key, suggestion(key, _SECTIONS, "section"))
+            problem("unknown-key", f"unknown section `{key}`", "", key, suggestion(key, _SECTIONS, "section"), at_key=True)
             continue
         allowed = _SECTIONS[key]
         if allowed is None:
@@ -87,7 +87,7 @@ def load_config(path: str | Path = "config.toml") -> Config:
             continue
         for sub in value:
             if sub not in allowed:
-                problem("unknown-key", f"unknown key `{sub}` in [{key}]", key, sub, suggestion(sub, allowed, "key"))
+                problem("unknown-key", f"unknown key `{sub}` in [{key}]", key, sub, suggestion(sub, allowed, "key"), at_key=True)
 
     root = path.resolve().parent
     paths = data.get("paths", {}) if isinstance(data.get("paths", {}), dict) else {}

@@ -138,7 +138,7 @@ class _RuleChecker:
         for key in data:
             if key not in TOP_KEYS:
                 line, _ = self.at("", key)
-                if isinstance(data[key], dict):
+                if isinstance(data[key], dict) and self.toml.has_table(key):  # `[key]`, not `key = {...}`
                     line = self.toml.table_line(key)
                 self.problem("unknown-key", f"unknown key `{key}`", line, 1, suggestion(key, TOP_KEYS, "key"))
 
@@ -189,9 +189,16 @@ class _RuleChecker:
         return tuple(dict.fromkeys(names))
 
     def _find_in_line(self, line: int, needle: str, default: int) -> int:
+        """Column of the quoted name `needle` on `line` (its first letter), else `default`.
+
+        Searching for the quoted form keeps `"quant"` from matching inside `"quantum"`.
+        """
         src = self.toml.source_line(line) or ""
-        i = src.find(needle, default - 1)
-        return i + 1 if i >= 0 else default
+        for quoted in (f'"{needle}"', f"'{needle}'"):
+            i = src.find(quoted, default - 1)
+            if i >= 0:
+                return i + 2
+        return default
 
     def _expression(self, source, table: str, key: str, subkey: str | None):
         line, col = self.at(table, key, subkey)

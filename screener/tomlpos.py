@@ -73,10 +73,18 @@ class TomlText:
         return spans
 
     def table_line(self, table: str) -> int:
+        """Line of `[table]`'s header, or of the first `[table.sub]` header; 1 when neither exists."""
         for name, start, _ in self._tables:
             if name == table:
                 return max(1, start)  # the header line (1-based) is the line before `start`
+        for name, start, _ in self._tables:
+            if table and name.startswith(table + "."):
+                return max(1, start)
         return 1
+
+    def has_table(self, table: str) -> bool:
+        """Whether a `[table]` (or `[table.sub]`) header exists."""
+        return any(name == table or name.startswith(table + ".") for name, _, _ in self._tables[1:])
 
     def value(self, table: str, key: str, subkey: str | None = None) -> Pos:
         """Position of `key`'s value in `[table]` (or of `subkey` inside its inline table)."""
@@ -99,6 +107,22 @@ class TomlText:
         # `[scores.earnings]` sub-table form
         if subkey is not None:
             return self.value(f"{table}.{key}", subkey)
+        return Pos(self.table_line(table), 1)
+
+    def key(self, table: str, key: str) -> Pos:
+        """Position of the key itself (for "unknown key" errors); a table's header line for a sub-table."""
+        pat = re.compile(r"^(\s*)" + _key_pattern(key) + r"\s*=")
+        for name, start, end in self._tables:
+            if name != table:
+                continue
+            for i in range(start, end):
+                m = pat.match(self.lines[i])
+                if m:
+                    return Pos(i + 1, len(m.group(1)) + 1)
+        sub = f"{table}.{key}" if table else key
+        for name, start, _ in self._tables:
+            if name == sub:
+                return Pos(max(1, start), 1)
         return Pos(self.table_line(table), 1)
 
     def string_content(self, pos: Pos) -> StringPos:
