@@ -47,6 +47,8 @@ def result_payload(result: ScreenResult) -> dict:
                "raw": {s.name: _plain(r[result.raw_col(i)]) for i, s in enumerate(screen.scores)}}
         for f in fields:
             row[f] = _plain(r[f] if f != "esg_rating" or r[f] is None else str(r[f]))
+        row.setdefault("close", _plain(r["close"]))
+        row.setdefault("currency", r["currency"])
         rows.append(row)
     return {
         "rule": screen.path,
