@@ -43,9 +43,7 @@ def rule_paths(config: Config, args: list[str] | tuple[str, ...] = ()) -> list[P
 
 
 def known_universes(config: Config) -> list[str]:
-    from screener.data import universe_names
-
-    return universe_names(config.universes_dir)
+    return config.universe_names()
 
 
 @dataclass(frozen=True)

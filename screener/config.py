@@ -39,6 +39,11 @@ class Config:
     timezone: str = "Asia/Shanghai"
     jobs: tuple[dict, ...] = ()
 
+    def universe_names(self) -> list[str]:
+        """Names of the universes (file stems in the universes folder), sorted; no file is read."""
+        d = self.universes_dir
+        return sorted(p.stem for p in d.glob("*.csv")) if d.is_dir() else []
+
     def display(self, path: Path) -> str:
         """A path as the user would write it: relative to the working folder when possible."""
         try:

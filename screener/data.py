@@ -118,17 +118,12 @@ def load_checked(kind: str, path: Path, shown: str, raw: bytes | None = None) ->
 # -- universes ----------------------------------------------------------------
 
 
-def universe_names(folder: Path) -> list[str]:
-    """Names of the universes in `folder` (file stems), sorted; no file is read."""
-    return sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
-
-
 def load_universe(folder: Path, name: str, display) -> pl.DataFrame:
     """One universe, checked and typed; raises `InputError` for a bad or unknown one."""
     path = folder / f"{name}.csv"
     shown = display(path)
     if not path.is_file():
-        known = universe_names(folder)
+        known = sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
         raise InputError([Problem("unknown-universe", f"no universe `{name}` in {display(folder)}",
                                   hint=suggestion(name, known, "universe") if known else "the universes folder is empty")])
     return load_checked("universe", path, shown)

@@ -11,6 +11,9 @@ listed=false rows are skipped) and writes, under data/sample/:
     prices.csv     ILLUSTRATIVE: close and market cap in the trading currency
     fx.csv         ILLUSTRATIVE: CNY->HKD, USD->CNY, USD->HKD
     README.md      what is real, what is not, units, dates
+    snapshot.toml  marks the folder as sample data: every output made from it says so
+
+`--out DIR` writes somewhere else (the tests use it to check the committed files are current).
 
 Everything illustrative comes from random.Random seeded with SEED and the
 symbol (string seeds hash with SHA-512, so no PYTHONHASHSEED dependence); the
@@ -317,10 +320,27 @@ The script is deterministic (fixed seed {seed}, no clock): running it again writ
 
 Every listed security of every universe ({n_sec} securities) has consensus and price rows; unlisted
 companies (`PRIVATE:*`) have none.
+
+`snapshot.toml` marks the folder as sample data (`sample = true` and a `notice`): the screener puts
+that notice in the terminal output, in every export and in `explain`.
 """
 
 
-def main() -> None:
+SNAPSHOT_TOML = """\
+# Marks this folder as sample data: every output made from it carries the notice below.
+# Written by scripts/make_sample_data.py.
+sample = true
+notice = "SAMPLE DATA: universes and 绿发信评 ESG ratings are real (report of {report}); consensus, prices and FX are illustrative, not market data"
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    global OUT
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--out"] and len(argv) == 2:
+        OUT = Path(argv[1]).resolve()
+    elif argv:
+        sys.exit("usage: python scripts/make_sample_data.py [--out DIR]")
     symbols = listed_symbols()
     OUT.mkdir(parents=True, exist_ok=True)
 
@@ -344,7 +364,8 @@ def main() -> None:
         seed=SEED, report=REPORT_DATE, pre=PRE_REPORT_AS_OF, dates=", ".join(AS_OF_DATES),
         n_dates=len(ALL_DATES), n_esg=len(esg), n_cons=len(consensus), n_px=len(prices),
         n_fx=len(fx), n_sec=len(symbols)), encoding="utf-8")
-    print(f"wrote {OUT.relative_to(ROOT)}: {len(symbols)} securities, {len(consensus)} consensus rows, "
+    (OUT / "snapshot.toml").write_text(SNAPSHOT_TOML.format(report=REPORT_DATE), encoding="utf-8")
+    print(f"wrote {OUT}: {len(symbols)} securities, {len(consensus)} consensus rows, "
           f"{len(prices)} price rows, {len(fx)} fx rows, {len(esg)} ESG ratings")
 
 
