@@ -162,9 +162,9 @@ def universe_table(config: Config, name: str, as_of: date | None = None):
     except InputError:
         esg = None
     if esg is not None:
-        from screener.derive import _esg_fields
+        from screener.derive import esg_fields
 
-        ratings = _esg_fields(esg, as_of or today(config), config.esg_raters).select(
+        ratings = esg_fields(esg, as_of or today(config), config.esg_raters).select(
             "symbol", pl.col("esg_rating").cast(pl.String), "esg_rater").collect()
     if ratings is None:
         ratings = pl.DataFrame(schema={"symbol": pl.String, "esg_rating": pl.String, "esg_rater": pl.String})

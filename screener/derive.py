@@ -69,7 +69,7 @@ def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters
         "symbol", "close", "currency", "market_cap", pl.col("as_of").alias("price_as_of"))
 
     consensus = _consensus_fields(snapshot.get("consensus"), as_of)
-    esg = _esg_fields(snapshot.get("esg"), as_of, raters)
+    esg = esg_fields(snapshot.get("esg"), as_of, raters)
 
     lf = (
         base.join(prices, on="symbol", how="left")
@@ -141,7 +141,7 @@ def _consensus_fields(frame: pl.DataFrame | None, as_of: date) -> pl.LazyFrame:
     return out
 
 
-def _esg_fields(frame: pl.DataFrame | None, as_of: date, raters: tuple[str, ...]) -> pl.LazyFrame:
+def esg_fields(frame: pl.DataFrame | None, as_of: date, raters: tuple[str, ...]) -> pl.LazyFrame:
     pit = _newest(_asof(frame, as_of, ESG_SCHEMA), ["symbol", "rater"])
     priority = pl.col("rater").replace_strict(list(raters), list(range(len(raters))), default=len(raters),
                                               return_dtype=pl.Int32)

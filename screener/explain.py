@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from screener.engine import ScreenResult
+from screener.report import plain
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def explain_row(result: ScreenResult, symbol: str) -> Explanation:
     filters = []
     for i, f in enumerate(screen.filters):
         verdict = row[result.filter_col(i)]
-        values = {name: _plain(row.get(name)) for name in f.fields}
+        values = {name: plain(row.get(name)) for name in f.fields}
         missing = [n for n, v in values.items() if v is None]
         filters.append({
             "name": f.name, "expr": f.source,
@@ -48,10 +49,10 @@ def explain_row(result: ScreenResult, symbol: str) -> Explanation:
         norm = row[result.norm_col(i)]
         raw = row[result.raw_col(i)]
         components.append({
-            "name": s.name, "expr": s.source, "raw": _plain(raw), "normalized": _plain(norm),
+            "name": s.name, "expr": s.source, "raw": plain(raw), "normalized": plain(norm),
             "normalize": s.normalize, "higher_is_better": s.higher_is_better, "weight": round(w, 6),
             "contribution": None if not row["_passed"] else round(w * (norm or 0.0), 6),
-            "values": {name: _plain(row.get(name)) for name in s.fields},
+            "values": {name: plain(row.get(name)) for name in s.fields},
         })
     failed = [f["name"] for f in filters if f["verdict"] != "pass"]
     passers = int(result.frame["_passed"].sum())
@@ -68,7 +69,7 @@ def explain_row(result: ScreenResult, symbol: str) -> Explanation:
     return Explanation(
         rule=screen.path, rule_name=screen.name, as_of=result.as_of.isoformat(), symbol=symbol, name=row["name"],
         themes=list(row["themes"]), included=bool(row["_included"]), rank=row["rank"], passers=passers,
-        score=_plain(row["score"]), reason=reason, filters=filters, components=components,
+        score=plain(row["score"]), reason=reason, filters=filters, components=components,
         notes=_notes(row, result), notice=result.snapshot.notice,
     )
 
@@ -96,14 +97,3 @@ def _notes(row: dict, result: ScreenResult) -> list[str]:
     if row.get("esg_rating") is not None:
         notes.append(f"ESG {row['esg_rating_raw']} by {row['esg_rater']} as of {row['esg_as_of']} (esg_score {row['esg_score']:g})")
     return notes
-
-
-def _plain(v):
-    """JSON-friendly value: floats rounded to 6 places, dates as ISO text, enums as text."""
-    if isinstance(v, float):
-        return round(v, 6)
-    if hasattr(v, "isoformat"):
-        return v.isoformat()
-    if isinstance(v, list):
-        return list(v)
-    return v

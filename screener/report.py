@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 import polars as pl
 
 from screener.engine import KEY_FIELDS, ScreenResult
-from screener.explain import _plain
 
 
 def shown_fields(result: ScreenResult) -> list[str]:
@@ -42,12 +41,12 @@ def result_payload(result: ScreenResult) -> dict:
     fields = shown_fields(result)
     for r in result.included.iter_rows(named=True):
         row = {"rank": r["rank"], "symbol": r["symbol"], "name": r["name"], "name_en": r["name_en"],
-               "themes": list(r["themes"]), "exposure": r["exposure"], "score": _plain(r["score"]),
-               "components": {s.name: _plain(r[result.norm_col(i)]) for i, s in enumerate(screen.scores)},
-               "raw": {s.name: _plain(r[result.raw_col(i)]) for i, s in enumerate(screen.scores)}}
+               "themes": list(r["themes"]), "exposure": r["exposure"], "score": plain(r["score"]),
+               "components": {s.name: plain(r[result.norm_col(i)]) for i, s in enumerate(screen.scores)},
+               "raw": {s.name: plain(r[result.raw_col(i)]) for i, s in enumerate(screen.scores)}}
         for f in fields:
-            row[f] = _plain(r[f] if f != "esg_rating" or r[f] is None else str(r[f]))
-        row.setdefault("close", _plain(r["close"]))
+            row[f] = plain(r[f] if f != "esg_rating" or r[f] is None else str(r[f]))
+        row.setdefault("close", plain(r["close"]))
         row.setdefault("currency", r["currency"])
         rows.append(row)
     return {
@@ -91,3 +90,14 @@ def exclusion_counts(result: ScreenResult) -> dict[str, int]:
         for k in keys:
             counts[k] = counts.get(k, 0) + 1
     return counts
+
+
+def plain(v):
+    """JSON-friendly value: floats rounded to 6 places, dates as ISO text, enums as text."""
+    if isinstance(v, float):
+        return round(v, 6)
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if isinstance(v, list):
+        return list(v)
+    return v
