@@ -57,7 +57,7 @@ def load_config(path: str | Path = "config.toml") -> Config:
     path = Path(path)
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError([Problem("no-config", f"no config file at {shown}", shown, hint=(
             "run from the project folder (where config.toml is) or pass --config PATH"))]) from None

@@ -197,7 +197,7 @@ def read_label(folder: Path, display) -> tuple[bool, str | None]:
     if not path.is_file():
         return False, None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError([Problem("toml", f"not valid TOML: {e}", display(path))]) from None
     sample = bool(data.get("sample", False))

@@ -18,6 +18,8 @@ Kleene logic (`false and null` is false, `true or null` is true).
 from __future__ import annotations
 
 import ast
+import math
+import warnings
 from dataclasses import dataclass
 
 from screener.fields import FIELDS, Kind
@@ -25,7 +27,7 @@ from screener.grades import GRADES_HIGH_TO_LOW, parse_grade
 from screener.problems import suggestion
 
 MAX_SOURCE_CHARS = 2000
-MAX_DEPTH = 40
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,9 @@ def compile_expr(source: str, fields: dict | None = None) -> Node:
     body = flat.lstrip(" ")
     lead = len(flat) - len(body)
     try:
-        tree = ast.parse(body, mode="eval")
+        with warnings.catch_warnings():  # `'\d'` would print a Python DeprecationWarning to stderr
+            warnings.simplefilter("ignore")
+            tree = ast.parse(body, mode="eval")
     except SyntaxError as e:
         raise _syntax_error(e, body, lead) from None
     except (RecursionError, MemoryError, ValueError):
@@ -205,11 +209,15 @@ def _children(n: Node) -> tuple[Node, ...]:
 
 def _outside_strings(text: str) -> str:
     """`text` with the contents of quoted strings blanked, same length."""
-    out, quote = [], None
+    out, quote, escaped = [], None, False
     for ch in text:
         if quote:
             out.append(" ")
-            if ch == quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":  # `'it\'s'`: an escaped quote does not end the string
+                escaped = True
+            elif ch == quote:
                 quote = None
         else:
             if ch in "'\"":
@@ -220,17 +228,22 @@ def _outside_strings(text: str) -> str:
 
 def _syntax_error(e: SyntaxError, src: str, lead: int = 0) -> ExprError:
     """`src` is the source without its `lead` leading blanks; offsets returned include them."""
+    at_end = not e.offset or (e.lineno or 1) > 1  # CPython reports offset 0 for "ran out of input"
     offset = (e.offset or 1) - 1
     end = (e.end_offset or (offset + 2)) - 1
-    if e.lineno and e.lineno > 1:  # cannot happen on one line, but never trust it
-        offset = len(src)
+    if at_end:
+        offset = end = len(src.rstrip())
     offset = max(0, min(offset, len(src)))
     end = max(offset + 1, min(end, len(src) + 1))
     offset, end = offset + lead, end + lead
-    msg = (e.msg or "invalid syntax").replace("Perhaps you forgot a comma?", "").strip()
+    msg = (e.msg or "invalid syntax").replace("Perhaps you forgot a comma?", "").strip().rstrip(".")
+    if at_end and msg == "invalid syntax":
+        msg = "the expression ends too early"
     hint = None
     if "'=' " in src or "=" in _outside_strings(src).replace("==", "").replace("<=", "").replace(">=", "").replace("!=", ""):
         hint = "compare with `==`, not `=`"
+    if at_end and not hint:
+        hint = "something is missing at the end: a value after an operator, or a closing bracket"
     if msg.startswith("invalid syntax") and not hint:
         hint = "expressions look like `eps_growth_fy1 >= 0.10 and pe_fy1 < 80`"
     if "&" in src or "|" in src:
@@ -284,6 +297,8 @@ class _Checker:
             try:
                 number = float(v)
             except OverflowError:  # an integer literal with hundreds of digits
+                number = math.inf
+            if not math.isfinite(number):  # `1e999` is infinite; inf - inf would be NaN
                 self.fail(node, "bad-number", "the number is too large", "write large numbers as e.g. 1e12")
             return Lit(Kind.NUMBER, self.span(node), number)
         if isinstance(v, str):
@@ -501,7 +516,8 @@ class _Checker:
             return Call(Kind.NUMBER, span, name, args)
         if name == "coalesce":
             arity(2, None)
-            kind = args[0].kind
+            # a grade anywhere makes text literals grades: coalesce('AA', esg_rating) works too
+            kind = Kind.GRADE if any(a.kind is Kind.GRADE for a in args) else args[0].kind
             if kind is Kind.GRADE:
                 args = tuple(self._as_grade(a) for a in args)
             for a in args[1:]:

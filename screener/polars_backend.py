@@ -36,10 +36,7 @@ def to_polars(node: E.Node) -> pl.Expr:
         # x / 0 is null, not inf: an infinite P/E would otherwise pass `pe > 0` filters
         return pl.when(right != 0).then(left / right)
     if isinstance(node, E.Compare):
-        left, right = to_polars(node.left), to_polars(node.right)
-        return {
-            "==": left.eq, "!=": left.ne, "<": left.lt, "<=": left.le, ">": left.gt, ">=": left.ge,
-        }[node.op](right)
+        return _compare(node.op, node.left, node.right)
     if isinstance(node, E.BoolOp):
         out = to_polars(node.operands[0])
         for o in node.operands[1:]:
@@ -56,11 +53,27 @@ def to_polars(node: E.Node) -> pl.Expr:
         hit = pl.when(needle.is_not_null()).then(hit)
         return hit.not_() if node.negated else hit
     if isinstance(node, E.InField):
-        hit = pl.col(node.field.name).list.contains(to_polars(node.needle))
+        needle = to_polars(node.needle)
+        # polars says a null needle is "not contained" (false); keep it null, as for InList,
+        # so `name not in themes` on a missing name is not true
+        hit = pl.when(needle.is_not_null()).then(pl.col(node.field.name).list.contains(needle))
         return hit.not_() if node.negated else hit
     if isinstance(node, E.Call):
         return _call(node)
     raise TypeError(f"no polars translation for {type(node).__name__}")  # pragma: no cover
+
+
+_MIRROR = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _compare(op: str, left_node: E.Node, right_node: E.Node) -> pl.Expr:
+    left, right = to_polars(left_node), to_polars(right_node)
+    # polars 2.1: `<constant>.eq(x)`, where x folds to a constant as well (`min(c, log(0))`,
+    # `coalesce(0, c)`), gives one row instead of broadcasting over the frame; with the side
+    # that reads a column first it broadcasts. `0 < x` is `x > 0`.
+    if not E.referenced_fields(left_node) and E.referenced_fields(right_node):
+        op, left, right = _MIRROR[op], right, left
+    return {"==": left.eq, "!=": left.ne, "<": left.lt, "<=": left.le, ">": left.gt, ">=": left.ge}[op](right)
 
 
 def _lit(node: E.Lit) -> pl.Expr:
@@ -77,8 +90,8 @@ def _call(node: E.Call) -> pl.Expr:
     args = [to_polars(a) for a in node.args]
     name = node.func
     if name == "between":
-        x, lo, hi = args
-        return (x >= lo) & (x <= hi)
+        x, lo, hi = node.args
+        return _compare(">=", x, lo) & _compare("<=", x, hi)
     if name == "abs":
         return args[0].abs()
     if name == "log":

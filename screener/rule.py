@@ -88,7 +88,7 @@ def load_rule(path: str | Path, known_universes: list[str] | None = None, displa
     path = Path(path)
     shown = display_path or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the TOML
     except FileNotFoundError:
         raise InputError([Problem("no-file", "rule file not found", shown,
                                   hint="check the path; `screener check` lists the rules in rules/")]) from None
@@ -137,10 +137,11 @@ class _RuleChecker:
 
         for key in data:
             if key not in TOP_KEYS:
-                line, _ = self.at("", key)
+                pos = self.toml.key("", key)
+                line, col = pos.line, pos.col
                 if isinstance(data[key], dict) and self.toml.has_table(key):  # `[key]`, not `key = {...}`
-                    line = self.toml.table_line(key)
-                self.problem("unknown-key", f"unknown key `{key}`", line, 1, suggestion(key, TOP_KEYS, "key"))
+                    line, col = self.toml.table_line(key), 1
+                self.problem("unknown-key", f"unknown key `{key}`", line, col, suggestion(key, TOP_KEYS, "key"))
 
         name = data.get("name", stem)
         if not isinstance(name, str) or not name.strip():
@@ -181,24 +182,33 @@ class _RuleChecker:
         if self.known is not None:
             for n in names:
                 if n not in self.known:
-                    c = self._find_in_line(line, n, col)
+                    ln, c = self._find_name(line, n, col)
                     known = ", ".join(f"`{k}`" for k in sorted(self.known)) or "none: the universes folder is empty"
                     near = suggestion(n, self.known, "universe")
                     hint = f"{near} known universes: {known}" if near.startswith("did") else f"known universes: {known}"
-                    self.problem("unknown-universe", f"unknown universe `{n}`", line, c, hint, len(n))
+                    self.problem("unknown-universe", f"unknown universe `{n}`", ln, c, hint, len(n))
         return tuple(dict.fromkeys(names))
 
-    def _find_in_line(self, line: int, needle: str, default: int) -> int:
-        """Column of the quoted name `needle` on `line` (its first letter), else `default`.
+    def _find_name(self, line: int, needle: str, default: int) -> tuple[int, int]:
+        """Line and column of the quoted name `needle` (its first letter) in the array that starts
+        at `line`, `default` (on `line`) when not found.
 
-        Searching for the quoted form keeps `"quant"` from matching inside `"quantum"`.
+        Searching for the quoted form keeps `"quant"` from matching inside `"quantum"`; an
+        array written over several lines is searched up to its closing bracket.
         """
-        src = self.toml.source_line(line) or ""
-        for quoted in (f'"{needle}"', f"'{needle}'"):
-            i = src.find(quoted, default - 1)
-            if i >= 0:
-                return i + 2
-        return default
+        ln, start = line, default - 1
+        while True:
+            src = self.toml.source_line(ln)
+            if src is None:
+                return line, default
+            for quoted in (f'"{needle}"', f"'{needle}'"):
+                i = src.find(quoted, start)
+                if i >= 0:
+                    return ln, i + 2
+            is_array = ln > line or src[start:].startswith("[")
+            if not is_array or "]" in src[start:] or ln - line > 100:
+                return line, default
+            ln, start = ln + 1, 0
 
     def _expression(self, source, table: str, key: str, subkey: str | None):
         line, col = self.at(table, key, subkey)
@@ -217,6 +227,15 @@ class _RuleChecker:
             self.problem(e.code, e.message, p.line, p.col, e.hint, width)
             return None
 
+    def _good_name(self, name: str, table: str, what: str) -> bool:
+        """Filter and score names appear in explain, exports and history: they must be words."""
+        if name.strip() and not any(ch in name for ch in "\n\r\t"):
+            return True
+        line, col = self.at(table, name)
+        self.problem("bad-name", f"a {what} needs a name", line, col,
+                     f"write e.g. profitable = \"eps_fy1 > 0\" in [{table}]")
+        return False
+
     def _filters(self, table) -> tuple[Filter, ...]:
         if not isinstance(table, dict):
             self.problem("bad-value", "`filters` must be a table of name = \"expression\"", *self.at("", "filters"),
@@ -224,6 +243,8 @@ class _RuleChecker:
             return ()
         out = []
         for name, source in table.items():
+            if not self._good_name(name, "filters", "filter"):
+                continue
             node = self._expression(source, "filters", name, None)
             if node is None:
                 continue
@@ -241,6 +262,8 @@ class _RuleChecker:
             return ()
         out = []
         for name, spec in table.items():
+            if not self._good_name(name, "scores", "score"):
+                continue
             line, col = self.at("scores", name)
             if isinstance(spec, str):
                 self.problem("bad-value", f"score `{name}` must be a table with `expr` and `weight`", line, col,
@@ -253,7 +276,8 @@ class _RuleChecker:
             ok = True
             for k in spec:
                 if k not in SCORE_KEYS:
-                    self.problem("unknown-key", f"unknown key `{k}` in score `{name}`", *self.at("scores", name, k),
+                    pos = self.toml.key("scores", name, k)
+                    self.problem("unknown-key", f"unknown key `{k}` in score `{name}`", pos.line, pos.col,
                                  suggestion(k, SCORE_KEYS, "key"))
                     ok = False
             if "expr" not in spec:
@@ -293,7 +317,8 @@ class _RuleChecker:
             return None
         for k in table:
             if k not in OUTPUT_KEYS:
-                self.problem("unknown-key", f"unknown key `{k}` in [output]", *self.at("output", k), suggestion(k, OUTPUT_KEYS, "key"))
+                pos = self.toml.key("output", k)
+                self.problem("unknown-key", f"unknown key `{k}` in [output]", pos.line, pos.col, suggestion(k, OUTPUT_KEYS, "key"))
         top = table.get("top")
         if top is None:
             return None

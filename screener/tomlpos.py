@@ -88,7 +88,14 @@ class TomlText:
 
     def value(self, table: str, key: str, subkey: str | None = None) -> Pos:
         """Position of `key`'s value in `[table]` (or of `subkey` inside its inline table)."""
-        pat = re.compile(r"^(\s*" + _key_pattern(key) + r"\s*=\s*)")
+        return self._locate(table, key, subkey, want_key=False)
+
+    def key(self, table: str, key: str, subkey: str | None = None) -> Pos:
+        """Position of the key itself (for problems about the key, such as an unknown one)."""
+        return self._locate(table, key, subkey, want_key=True)
+
+    def _locate(self, table: str, key: str, subkey: str | None, want_key: bool) -> Pos:
+        pat = re.compile(r"^(\s*)(" + _key_pattern(key) + r"\s*=\s*)")
         for name, start, end in self._tables:
             if name != table:
                 continue
@@ -96,33 +103,22 @@ class TomlText:
                 m = pat.match(self.lines[i])
                 if not m:
                     continue
-                col = len(m.group(1)) + 1
+                col = m.end(2) + 1
                 if subkey is None:
-                    return Pos(i + 1, col)
+                    return Pos(i + 1, m.end(1) + 1 if want_key else col)
                 sub = re.compile(r"[{,]\s*(" + _key_pattern(subkey) + r"\s*=\s*)")
                 sm = sub.search(self.lines[i], col - 1)
                 if sm:
-                    return Pos(i + 1, sm.end(1) + 1)
+                    return Pos(i + 1, (sm.start(1) if want_key else sm.end(1)) + 1)
                 return Pos(i + 1, col)
         # `[scores.earnings]` sub-table form
         if subkey is not None:
-            return self.value(f"{table}.{key}", subkey)
-        return Pos(self.table_line(table), 1)
-
-    def key(self, table: str, key: str) -> Pos:
-        """Position of the key itself (for "unknown key" errors); a table's header line for a sub-table."""
-        pat = re.compile(r"^(\s*)" + _key_pattern(key) + r"\s*=")
-        for name, start, end in self._tables:
-            if name != table:
-                continue
-            for i in range(start, end):
-                m = pat.match(self.lines[i])
-                if m:
-                    return Pos(i + 1, len(m.group(1)) + 1)
-        sub = f"{table}.{key}" if table else key
-        for name, start, _ in self._tables:
-            if name == sub:
-                return Pos(max(1, start), 1)
+            return self._locate(f"{table}.{key}", subkey, None, want_key)
+        if want_key:  # a key that is a sub-table: its `[table.key]` header line
+            sub = f"{table}.{key}" if table else key
+            for name, start, _ in self._tables:
+                if name == sub:
+                    return Pos(max(1, start), 1)
         return Pos(self.table_line(table), 1)
 
     def string_content(self, pos: Pos) -> StringPos:
