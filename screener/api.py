@@ -217,3 +217,96 @@ def check_data(config: Config, folder: Path | None = None) -> dict[str, list[Pro
         shown = config.display(config.path)
         results[shown] = schemas.validate_jobs(list(config.jobs), shown, config.path.read_text(encoding="utf-8"))
     return results
+
+
+@dataclass(frozen=True)
+class Published:
+    """What `publish` did for one screen."""
+
+    rule: str
+    run_id: int | None
+    identical_to: int | None
+    files: tuple[str, ...]
+    changes: object | None  # screener.history.Changes
+    error: str | None = None
+
+
+class LockTimeout(Exception):
+    """Another run of the same screen held the lock for longer than we were willing to wait."""
+
+
+def publish(config: Config, results, formats: list[str], out_dir: Path | None = None, lang: str | None = None,
+            record: bool = True, on_wait=None) -> list[Published]:
+    """Write each result's exports and record the run in the history, one screen at a time under
+    that screen's lock, so two runs of the same rule never interleave.
+
+    Order for each screen: compare with the newest recorded run (for "what changed"), render and
+    write every export atomically, then record the run in one transaction. A failure (disk, lock)
+    is reported in `Published.error`; what was written before stays intact. `on_wait(message)` is
+    called once if the lock is busy and we wait for it.
+    """
+    from datetime import timezone
+
+    from filelock import FileLock, Timeout
+
+    from screener.export import ExportContext, export, rule_folder
+    from screener.history import History, compare, rows_of
+
+    out = Path(out_dir) if out_dir else config.out_dir
+    history = History(out)
+    done = []
+    for result in results:
+        stem = result.screen.stem
+        generated_at = datetime.now(timezone.utc).replace(microsecond=0)
+        try:
+            folder = rule_folder(out, stem)
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(folder / ".lock"), timeout=0, fallback_to_soft=False)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                if on_wait:
+                    on_wait(f"waiting for another run of {stem} to finish (lock {config.display(folder / '.lock')}, "
+                            f"up to {config.lock_timeout:g} s)")
+                try:
+                    lock.acquire(timeout=config.lock_timeout)
+                except Timeout:
+                    raise LockTimeout(f"gave up after {config.lock_timeout:g} s: another run of {stem} still holds "
+                                      f"{config.display(folder / '.lock')}; try again when it has finished "
+                                      "(export.lock_timeout in config.toml sets the wait)") from None
+            try:
+                previous = history.latest(stem) if record else None
+                changes = None
+                if previous is not None:
+                    changes = compare(history.rows(previous.run_id), rows_of(result), previous, None, result.screen.top)
+                ctx = ExportContext(result, generated_at, lang or config.lang, changes, config.csv_bom)
+                files = export(ctx, out, formats) if formats else []
+                run_id = identical = None
+                if record:
+                    run_id, identical = history.record(result, generated_at, config.scoring_fingerprint)
+            finally:
+                lock.release()
+            done.append(Published(result.screen.path, run_id, identical, tuple(config.display(f) for f in files), changes))
+        except (OSError, LockTimeout, ValueError) as e:
+            msg = str(e) if isinstance(e, (LockTimeout, ValueError)) else f"{e.strerror or e}: {getattr(e, 'filename', '') or ''}"
+            done.append(Published(result.screen.path, None, None, (), None, msg.strip(": ")))
+    return done
+
+
+def history_runs(config: Config, rule: str, out_dir: Path | None = None):
+    """The recorded runs of a rule (a file path or a name in rules/), oldest first."""
+    from screener.history import History
+
+    return History(Path(out_dir) if out_dir else config.out_dir).runs(_stem(config, rule))
+
+
+def history_diff(config: Config, rule: str, before: int | None = None, after: int | None = None,
+                 out_dir: Path | None = None):
+    from screener.history import History
+
+    return History(Path(out_dir) if out_dir else config.out_dir).diff(_stem(config, rule), before, after)
+
+
+def _stem(config: Config, rule: str) -> str:
+    """A rule's history key: its file stem. The file need not exist any more."""
+    return Path(rule).stem

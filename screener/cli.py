@@ -109,59 +109,104 @@ def main(ctx: click.Context, config_path):
 @click.argument("rules", nargs=-1, required=True)
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="screen as of this date (default: today in the config's timezone)")
 @click.option("--format", "formats", default="csv,json", show_default=True,
-              help="exports to write, comma-separated: csv, json, parquet")
+              help="exports to write, comma-separated: csv, xlsx, html, json, parquet, md")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="export folder (default: paths.out in config)")
-@click.option("--no-export", is_flag=True, help="print only; write no files")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
+              help="column headers of csv/xlsx/html/md (default: export.lang in config, else en)")
+@click.option("--no-export", is_flag=True, help="print only: write no files and record no history")
 @_json_option
 @_config_option
 @click.pass_context
 @_boundary
-def run(ctx, rules, as_of, formats, out_dir, no_export, as_json, config_path):
-    """Screen RULE... (files, or names in rules/): print the ranked watchlist and write exports."""
-    from pathlib import Path
-
+def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_path):
+    """Screen RULE... (files, or names in rules/): print the ranked watchlist, write exports and
+    record the run in the history (<out>/history.sqlite)."""
     from screener import api
-    from screener.export import PLANNED, SUPPORTED, export
+    from screener.export import FORMATS
 
     config = _config(ctx, config_path)
     day = _as_of(config, as_of)
-    wanted = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    wanted = list(dict.fromkeys(f.strip().lower() for f in formats.split(",") if f.strip()))
     for f in wanted:
-        if f in PLANNED:
-            raise click.BadParameter(f"format {f!r} is not available in this version; available: {', '.join(SUPPORTED)}",
-                                     param_hint="--format")
-        if f not in SUPPORTED:
+        if f not in FORMATS:
             from screener.problems import suggestion
 
-            raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, SUPPORTED, 'format')}", param_hint="--format")
+            raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, FORMATS, 'format')}", param_hint="--format")
     screens = api.load_screens(config, rules)
     results = api.run(config, screens, day)
-    failed = False
-    written: dict[str, list[str]] = {}
+    published = {}
     if not no_export:
-        target = Path(out_dir) if out_dir else config.out_dir
-        for r in results:
-            try:
-                written[r.screen.path] = [config.display(p) for p in export(r, target, wanted)]
-            except OSError as e:
-                failed = True
-                click.echo(f"error: could not write the exports of {r.screen.path} to {target}: {e.strerror or e}\n"
-                           "  hint: check that the folder is writable and the disk has room; earlier exports are untouched",
-                           err=True)
+        def waiting(message):
+            click.echo(message, err=True)
+
+        for p in api.publish(config, results, wanted, out_dir, lang, on_wait=waiting):
+            published[p.rule] = p
+    failed = [p for p in published.values() if p.error]
     if as_json:
         from screener.report import result_payload
 
-        payloads = [dict(result_payload(r), exports=written.get(r.screen.path, [])) for r in results]
+        payloads = []
+        for r in results:
+            p = published.get(r.screen.path)
+            payload = result_payload(r)
+            payload["exports"] = list(p.files) if p else []
+            payload["run_id"] = p.run_id if p else None
+            payload["identical_to"] = p.identical_to if p else None
+            payload["changes"] = p.changes.to_dict() if p and p.changes is not None else None
+            payloads.append(payload)
         _emit_json(payloads[0] if len(payloads) == 1 else payloads)
     else:
         from screener.terminal import print_result
 
         for r in results:
-            print_result(r, written.get(r.screen.path, []))
+            print_result(r, published.get(r.screen.path))
     for r in results:
         for w in r.warnings:
             click.echo(f"warning: {w}", err=True)
+    for p in failed:
+        click.echo(f"error: the exports or history of {p.rule} were not written: {p.error}\n"
+                   "  hint: check that the output folder is writable and the disk has room; "
+                   "earlier exports and the history are untouched", err=True)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.command()
+@click.argument("rule")
+@click.argument("runs", nargs=-1, type=int)
+@click.option("--diff", is_flag=True, help="what entered, left and moved (default: the newest run against the one before)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="output folder holding history.sqlite (default: paths.out)")
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def history(ctx, rule, runs, diff, out_dir, as_json, config_path):
+    """Past runs of RULE; with --diff [RUN_A RUN_B], what changed between two of them."""
+    from screener import api
+
+    config = _config(ctx, config_path)
+    if diff:
+        if len(runs) not in (0, 2):
+            raise click.BadParameter("give two run ids (older first), or none for the newest two", param_hint="RUNS")
+        before, after = (runs[0], runs[1]) if runs else (None, None)
+        changes = api.history_diff(config, rule, before, after, out_dir)
+        if as_json:
+            d = changes.to_dict()
+            _emit_json({"entered": d["entered"], "left": d["left"], "moved": d["moved"],
+                        "before": d["before"], "after": d["after"]})
+        else:
+            from screener.terminal import print_changes
+
+            print_changes(rule, changes)
+        return
+    if runs:
+        raise click.BadParameter("run ids go with --diff", param_hint="RUNS")
+    found = api.history_runs(config, rule, out_dir)
+    if as_json:
+        _emit_json([r.to_dict() for r in found])
+    else:
+        from screener.terminal import print_runs
+
+        print_runs(rule, found)
 
 
 @main.command()

@@ -22,6 +22,7 @@ _SECTIONS = {
     "esg": ("raters",),
     "exposure_scores": EXPOSURE_LEVELS,
     "schedule": ("timezone",),
+    "export": ("csv_bom", "lang", "lock_timeout"),
     "jobs": None,  # checked by the jobs schema
 }
 
@@ -38,6 +39,14 @@ class Config:
     exposure_scores: dict = field(default_factory=lambda: dict(DEFAULT_EXPOSURE_SCORES))
     timezone: str = "Asia/Shanghai"
     jobs: tuple[dict, ...] = ()
+    csv_bom: bool = True
+    lang: str = "en"
+    lock_timeout: float = 120.0
+
+    @property
+    def scoring_fingerprint(self) -> str:
+        """The config values that change a screen's result (for "identical inputs")."""
+        return repr((self.esg_raters, sorted(self.exposure_scores.items())))
 
     def universe_names(self) -> list[str]:
         """Names of the universes (file stems in the universes folder), sorted; no file is read."""
@@ -128,6 +137,22 @@ def load_config(path: str | Path = "config.toml") -> Config:
                 'use an IANA name such as "Asia/Shanghai", "Asia/Hong_Kong" or "America/New_York"')
         tz = "Asia/Shanghai"
 
+    export = data.get("export", {}) if isinstance(data.get("export", {}), dict) else {}
+    csv_bom = export.get("csv_bom", True)
+    if not isinstance(csv_bom, bool):
+        problem("bad-value", "export.csv_bom must be true or false", "export", "csv_bom",
+                "true writes a UTF-8 byte-order mark so Excel shows Chinese names")
+        csv_bom = True
+    lang = export.get("lang", "en")
+    if lang not in ("en", "zh"):
+        problem("bad-value", f"export.lang must be \"en\" or \"zh\", got {lang!r}", "export", "lang", 'lang = "zh"')
+        lang = "en"
+    lock_timeout = export.get("lock_timeout", 120)
+    if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or lock_timeout < 0:
+        problem("bad-value", f"export.lock_timeout must be a number of seconds >= 0, got {lock_timeout!r}",
+                "export", "lock_timeout", "lock_timeout = 120")
+        lock_timeout = 120
+
     jobs = data.get("jobs", [])
     if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
         problem("bad-value", "jobs must be written as [[jobs]] tables", "", "jobs")
@@ -137,7 +162,8 @@ def load_config(path: str | Path = "config.toml") -> Config:
         raise InputError(problems)
     return Config(path=path.resolve(), root=root, rules_dir=resolved["rules"], universes_dir=resolved["universes"],
                   data_dir=resolved["data"], out_dir=resolved["out"], esg_raters=tuple(raters),
-                  exposure_scores=exposure, timezone=tz, jobs=tuple(jobs))
+                  exposure_scores=exposure, timezone=tz, jobs=tuple(jobs), csv_bom=csv_bom, lang=lang,
+                  lock_timeout=float(lock_timeout))
 
 
 def _valid_timezone(name) -> bool:

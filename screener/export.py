@@ -1,57 +1,88 @@
-"""Watchlist exports: one registry of small writers behind one atomic `export()`.
+"""Watchlist exports: one registry of small format modules behind one atomic `export()`.
 
-Files land in `<out>/<rule stem>/<as_of>/<rule stem>.<ext>`. Every export made from sample
-data carries the snapshot's notice (a `data_notice` column in tables, a `data.notice` key in
-JSON).
+Layout under the output folder:
+
+    <out>/<rule stem>/<as_of>/<rule stem>.<ext>   one folder per screening date
+    <out>/<rule stem>/latest.<ext>                 the newest as_of written in that format (a
+                                                   backfill of an older date never replaces it)
+
+Every file is written to a temporary file beside it and renamed into place (`screener.atomic`),
+so a reader sees the old file or the new one. Each format is a module in `screener.formats`
+with `render(ctx) -> bytes`, imported only when asked for.
 """
 
 from __future__ import annotations
 
-import io
+import importlib
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-
-import polars as pl
 
 from screener.atomic import write_bytes
 from screener.engine import ScreenResult
-from screener.report import result_payload, watchlist_table
+from screener.safe import inside, safe_component
 
-SUPPORTED = ("csv", "json", "parquet")
-PLANNED = ("xlsx", "html", "md")
-
-
-def _csv(result: ScreenResult) -> bytes:
-    table = _flat(watchlist_table(result))
-    buf = io.BytesIO()
-    table.write_csv(buf)
-    return b"\xef\xbb\xbf" + buf.getvalue()  # BOM: Excel then shows Chinese names correctly
+FORMATS = ("csv", "xlsx", "html", "json", "parquet", "md")
+LANGS = ("en", "zh")
+_LATEST_META = ".latest.json"
 
 
-def _json(result: ScreenResult) -> bytes:
-    return (json.dumps(result_payload(result), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+@dataclass(frozen=True)
+class ExportContext:
+    """Everything a format needs: the result, when it was made, in which language, and what
+    changed since the previous run (`None` for a first run or when history is off)."""
+
+    result: ScreenResult
+    generated_at: datetime
+    lang: str = "en"
+    changes: object | None = None  # screener.history.Changes
+    csv_bom: bool = True
 
 
-def _parquet(result: ScreenResult) -> bytes:
-    buf = io.BytesIO()
-    watchlist_table(result).write_parquet(buf)
-    return buf.getvalue()
+def render(fmt: str, ctx: ExportContext) -> bytes:
+    module = importlib.import_module(f"screener.formats.{fmt}_format")
+    return module.render(ctx)
 
 
-WRITERS = {"csv": _csv, "json": _json, "parquet": _parquet}
+def rule_folder(out_dir: Path, stem: str) -> Path:
+    return inside(out_dir, Path(out_dir) / safe_component(stem))
 
 
-def _flat(table: pl.DataFrame) -> pl.DataFrame:
-    """Lists become `a;b` text so the table fits a CSV."""
-    return table.with_columns(pl.col(c).list.join(";") for c, t in table.schema.items() if isinstance(t, pl.List))
+def export(ctx: ExportContext, out_dir: Path, formats: list[str]) -> list[Path]:
+    """Write each format for the run's date, then refresh `latest.*` when this date is the newest.
 
-
-def export(result: ScreenResult, out_dir: Path, formats: list[str]) -> list[Path]:
-    """Write each format atomically; returns the paths written."""
-    folder = out_dir / result.screen.stem / result.as_of.isoformat()
+    Returns the paths written. Rendering happens before anything is written, so a format that
+    fails to render leaves every file as it was."""
+    result = ctx.result
+    stem = safe_component(result.screen.stem)
+    base = rule_folder(out_dir, stem)
+    dated = inside(out_dir, base / result.as_of.isoformat())
+    payloads = {fmt: render(fmt, ctx) for fmt in formats}
     written = []
-    for fmt in formats:
-        target = folder / f"{result.screen.stem}.{fmt}"
-        write_bytes(target, WRITERS[fmt](result))
+    for fmt, data in payloads.items():
+        target = dated / f"{stem}.{fmt}"
+        write_bytes(target, data)
         written.append(target)
+    meta = _latest_meta(base)
+    as_of = result.as_of.isoformat()
+    refreshed = False
+    for fmt, data in payloads.items():
+        if as_of >= meta.get(fmt, ""):
+            target = base / f"latest.{fmt}"
+            write_bytes(target, data)
+            written.append(target)
+            meta[fmt] = as_of
+            refreshed = True
+    if refreshed:
+        write_bytes(base / _LATEST_META, json.dumps(meta, sort_keys=True).encode())
     return written
+
+
+def _latest_meta(base: Path) -> dict[str, str]:
+    """{format: as_of of its latest.* file}; unreadable or old-style metadata counts as empty."""
+    try:
+        meta = json.loads((base / _LATEST_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in meta.items() if k in FORMATS and isinstance(v, str)} if isinstance(meta, dict) else {}

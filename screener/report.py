@@ -34,7 +34,7 @@ def watchlist_table(result: ScreenResult) -> pl.DataFrame:
     return inc.select(cols)
 
 
-def result_payload(result: ScreenResult) -> dict:
+def result_payload(result: ScreenResult, generated_at: datetime | None = None) -> dict:
     """DESIGN.md's `run --json` shape: {"rule", "as_of", "rows": [...], "excluded": [...]} plus context."""
     screen = result.screen
     rows = []
@@ -53,7 +53,7 @@ def result_payload(result: ScreenResult) -> dict:
         "rule": screen.path,
         "rule_name": screen.name,
         "as_of": result.as_of.isoformat(),
-        "generated_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "generated_at": (generated_at or datetime.now(timezone.utc)).replace(microsecond=0).isoformat(),
         "universes": list(screen.universes),
         "data": {"folder": result.snapshot.folder.name, "fingerprint": result.snapshot.fingerprint,
                  "sample": result.snapshot.sample, "notice": result.snapshot.notice},

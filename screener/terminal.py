@@ -76,7 +76,7 @@ def terminal_fields(result) -> list[str]:
     return out
 
 
-def print_result(result, written: list[str]) -> None:
+def print_result(result, published=None) -> None:
     from screener.report import exclusion_counts
 
     con = _console()
@@ -118,7 +118,16 @@ def print_result(result, written: list[str]) -> None:
         con.print(f"Score = weighted components normalised over the {passed} passers: {weights}")
     if result.snapshot.notice:
         con.print(Text(f"⚠ {result.snapshot.notice}", style="bold yellow"))
-    for p in written:
+    if published is None:
+        return
+    if published.changes is not None and not published.changes.empty:
+        c = published.changes
+        con.print(f"Since run {c.before.run_id} ({c.before.as_of}): {len(c.entered)} entered, {len(c.left)} left, "
+                  f"{len(c.moved)} moved  (screener history {result.screen.stem} --diff)")
+    if published.run_id is not None:
+        same = f"; identical inputs to run {published.identical_to}" if published.identical_to else ""
+        con.print(f"recorded as run {published.run_id}{same}")
+    for p in published.files:
         con.print(f"wrote {p}")
 
 
@@ -174,3 +183,49 @@ def print_universe(name: str, table) -> None:
         t.add_row(r["symbol"], r["name"], r["name_en"] or "", r["exposure"], "yes" if r["listed"] else "no",
                   r["esg_rating"] or "—", (r["note"] or "")[:60])
     _console().print(t)
+
+
+def print_runs(rule: str, runs) -> None:
+    con = _console()
+    if not runs:
+        con.print(f"no recorded runs of {rule} yet: `screener run {rule}` records one")
+        return
+    t = Table(title=f"runs of {runs[-1].rule_name} ({rule})", title_justify="left")
+    for c in ("run", "as_of", "generated_at", "rule sha256", "data", "passed", "included", "note"):
+        t.add_column(c, justify="right" if c in ("run", "passed", "included") else "left")
+    for r in runs:
+        note = f"identical inputs to run {r.identical_to}" if r.identical_to else ""
+        t.add_row(str(r.run_id), r.as_of, r.generated_at, r.rule_sha256[:10], r.data_fingerprint[:10],
+                  str(r.passed), str(r.included), note)
+    con.print(t)
+
+
+def print_changes(rule: str, changes) -> None:
+    con = _console()
+    if changes.after is None:
+        con.print(f"no recorded runs of {rule} yet")
+        return
+    if changes.before is None:
+        con.print(f"run {changes.after.run_id} is the first recorded run of {rule}: nothing to compare with")
+        return
+    con.print(f"run {changes.before.run_id} ({changes.before.as_of}) -> run {changes.after.run_id} ({changes.after.as_of})")
+    if changes.empty:
+        con.print("no change: the same securities in the same order")
+    for title, rows, style in (("entered", changes.entered, "green"), ("left", changes.left, "red")):
+        if rows:
+            t = Table(title=title, title_justify="left", title_style=style)
+            for c in ("symbol", "name", "rank", "reason"):
+                t.add_column(c)
+            for r in rows:
+                rank = r.get("rank") if title == "entered" else r.get("from_rank")
+                t.add_row(r["symbol"], r["name"], "" if rank is None else str(rank), r["reason"])
+            con.print(t)
+    if changes.moved:
+        t = Table(title="moved", title_justify="left")
+        for c in ("symbol", "name", "from", "to", "score"):
+            t.add_column(c)
+        for r in changes.moved:
+            arrow = "▲" if r["change"] > 0 else "▼"
+            t.add_row(r["symbol"], r["name"], str(r["from_rank"]), f"{r['to_rank']} {arrow}{abs(r['change'])}",
+                      f"{_num(r['from_score'])} -> {_num(r['to_score'])}")
+        con.print(t)
