@@ -287,9 +287,16 @@ def publish(config: Config, results, formats: list[str], out_dir: Path | None = 
             finally:
                 lock.release()
             done.append(Published(result.screen.path, run_id, identical, tuple(config.display(f) for f in files), changes))
-        except (OSError, LockTimeout, ValueError) as e:
-            msg = str(e) if isinstance(e, (LockTimeout, ValueError)) else f"{e.strerror or e}: {getattr(e, 'filename', '') or ''}"
-            done.append(Published(result.screen.path, None, None, (), None, msg.strip(": ")))
+        except LockTimeout as e:
+            done.append(Published(result.screen.path, None, None, (), None, str(e)))
+        except ImportError as e:
+            done.append(Published(result.screen.path, None, None, (), None,
+                                  f"{e}; reinstall with: pip install -e ."))
+        except (OSError, ValueError) as e:
+            where = getattr(e, "filename", None)
+            msg = f"{getattr(e, 'strerror', None) or e}" + (f": {where}" if where else "")
+            done.append(Published(result.screen.path, None, None, (), None,
+                                  msg + "; check that the output folder is writable and the disk has room"))
     return done
 
 

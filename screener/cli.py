@@ -164,9 +164,8 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_pa
         for w in r.warnings:
             click.echo(f"warning: {w}", err=True)
     for p in failed:
-        click.echo(f"error: the exports or history of {p.rule} were not written: {p.error}\n"
-                   "  hint: check that the output folder is writable and the disk has room; "
-                   "earlier exports and the history are untouched", err=True)
+        click.echo(f"error: the exports and history of {p.rule} were not written: {p.error}\n"
+                   "  (earlier exports and the history are untouched)", err=True)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 

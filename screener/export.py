@@ -59,6 +59,8 @@ def export(ctx: ExportContext, out_dir: Path, formats: list[str]) -> list[Path]:
     base = rule_folder(out_dir, stem)
     dated = inside(out_dir, base / result.as_of.isoformat())
     payloads = {fmt: render(fmt, ctx) for fmt in formats}
+    for folder in (base, dated):
+        _remove_leftovers(folder)
     written = []
     for fmt, data in payloads.items():
         target = dated / f"{stem}.{fmt}"
@@ -86,3 +88,15 @@ def _latest_meta(base: Path) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return {k: v for k, v in meta.items() if k in FORMATS and isinstance(v, str)} if isinstance(meta, dict) else {}
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Temporary files a killed run left behind (`.<name>.<random>.tmp`). Safe: the caller holds
+    this screen's lock, so no other writer is using them."""
+    if not folder.is_dir():
+        return
+    for p in folder.glob(".*.tmp"):
+        try:
+            p.unlink()
+        except OSError:
+            pass

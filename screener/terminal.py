@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 
+MAX_ROWS_SHOWN = 100  # a terminal is for reading; exports carry every row
 _RATIO_FIELDS = {"eps_growth_fy1", "eps_growth_fy2", "revision_1m", "revision_3m"}
 
 
@@ -99,7 +100,7 @@ def print_result(result, published=None) -> None:
     fields = terminal_fields(result)
     for f in fields:
         table.add_column(f, justify="right")
-    for r in inc.iter_rows(named=True):
+    for r in inc.head(MAX_ROWS_SHOWN).iter_rows(named=True):
         cells = [str(r["rank"]), r["symbol"], r["name"]]
         if multi:
             cells.append(", ".join(r["themes"]))
@@ -108,6 +109,8 @@ def print_result(result, published=None) -> None:
         cells += [_cell(f, r) for f in fields]
         table.add_row(*cells)
     con.print(table)
+    if inc.height > MAX_ROWS_SHOWN:
+        con.print(f"… and {inc.height - MAX_ROWS_SHOWN} more: the exports hold every row (set [output] top to shorten the list)")
     if inc.height == 0:
         con.print("No security passed every filter. `screener explain RULE SYMBOL` shows why one is out.")
     counts = exclusion_counts(result)

@@ -120,7 +120,7 @@ def test_export_failure_exits_1_after_showing_the_screen(sample, cli):
     blocker.write_text("a file where a folder should be", encoding="utf-8")
     r = cli(sample, "run", "esg_compute_leaders", "--as-of", AS_OF, "--out", str(sample / "out"))
     assert r.exit_code == 1
-    assert "浪潮信息" in r.stdout and "were not written" in r.stderr
+    assert "浪潮信息" in r.stdout and "were not written" in r.stderr and "disk has room" in r.stderr
     assert blocker.read_text(encoding="utf-8") == "a file where a folder should be"
 
 
