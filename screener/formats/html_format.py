@@ -26,7 +26,7 @@ import re
 from datetime import date, datetime
 from functools import lru_cache
 
-from screener.labels import label
+from screener.labels import label, phrase
 from screener.report import exclusion_counts, watchlist_table
 
 NULL = "—"
@@ -39,37 +39,9 @@ PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
 # Columns of the watchlist table not shown in the page's table (shown elsewhere or redundant).
 _OMITTED = ("name_en", "exposure", "currency", "as_of", "data_notice")
 
-_ZH = {
-    "as of": "数据日期", "generated": "生成时间", "Sample data": "样本数据", "Universes": "股票池",
-    "Watchlist": "观察名单", "members": "成员", "passed every filter": "通过全部筛选",
-    "shown": "列入名单", "No security passed every filter.": "没有证券通过全部筛选条件。",
-    "Score components": "得分构成",
-    "Each bar is the composite score split into its components: weight × normalised value.":
-        "每根条形为综合得分按构成拆分：权重 × 标准化值。",
-    "weight": "权重", "lower is better": "越低越好", "Nothing to chart.": "无可绘制的数据。",
-    "Valuation against growth": "估值与增长",
-    "not plotted": "未绘制", "missing": "缺少", "Filters": "筛选条件", "filter": "条件",
-    "expression": "表达式", "removed": "剔除数", "unlisted": "未上市",
-    "not listed: kept in the universe, never screened": "未上市：保留在股票池中，不参与筛选",
-    "below top": "排名在前", "ranked below the top": "通过筛选但排名在前",
-    "A member failing several filters counts once for each.": "未通过多个条件的成员在每个条件下各计一次。",
-    "What changed since the previous run": "与上次运行相比的变化",
-    "First recorded run: nothing to compare with.": "首次记录的运行：没有可比较的上次结果。",
-    "previous run": "上次运行", "No security entered, left or moved.": "没有证券新进、移出或名次变动。",
-    "Entered": "新进", "Left": "移出", "Moved": "名次变动", "reason": "原因", "rank": "排名",
-    "was": "原排名", "now": "现排名", "Data and rule": "数据与规则", "data folder": "数据目录",
-    "fingerprint": "指纹", "rule file": "规则文件", "rule sha256": "规则 SHA-256",
-    "sample data": "样本数据", "yes": "是", "no": "否", "Warnings": "警告",
-    "PEG = 1": "PEG = 1",
-    "Dots below the dashed PEG = 1 line trade at a P/E lower than their EPS growth in %.":
-        "位于虚线 PEG = 1 下方的点：市盈率低于其 EPS 增速（%）。",
-}
 
 
-def text(words: str, lang: str) -> str:
-    """A fixed phrase of the page in `lang`; English when `lang` is not "zh" or there is no
-    translation. Empty text stays empty."""
-    return _ZH.get(words, words) if lang == "zh" else words
+text = phrase  # fixed phrases of the export in its language (screener.labels)
 
 
 @lru_cache(maxsize=1)

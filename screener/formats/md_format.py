@@ -16,7 +16,7 @@ import math
 import re
 from datetime import date, datetime
 
-from screener.labels import label
+from screener.labels import label, phrase
 from screener.report import exclusion_counts, watchlist_table
 
 NULL = "—"
@@ -27,18 +27,9 @@ _ORDERED = re.compile(r"^(\d+)([.)])")
 # Columns of the watchlist table left out of the Markdown table (they are in the other exports).
 _OMITTED = ("name_en", "exposure", "currency", "close", "as_of", "data_notice")
 
-_ZH_TEXT = {
-    "as of": "数据日期", "Excluded": "剔除", "none": "无", "members": "成员", "passed": "通过筛选",
-    "shown": "列入名单", "No security passed every filter.": "没有证券通过全部筛选条件。",
-    "Changes since the previous run": "与上次运行相比的变化", "change": "变化", "rank": "排名",
-    "reason": "原因", "entered": "新进", "left": "移出", "moved": "名次变动",
-    "previous run": "上次运行", "Rule": "规则", "data": "数据", "fingerprint": "指纹", "generated": "生成时间",
-}
 
 
-def text(words: str, lang: str) -> str:
-    """A fixed phrase of the document in `lang` (English when there is no translation)."""
-    return _ZH_TEXT.get(words, words) if lang == "zh" else words
+text = phrase  # fixed phrases of the export in its language (screener.labels)
 
 
 def escape(value: str) -> str:

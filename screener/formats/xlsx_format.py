@@ -24,7 +24,7 @@ import math
 import unicodedata
 from datetime import date, datetime, timezone
 
-from screener.labels import label
+from screener.labels import label, phrase
 from screener.report import exclusion_counts, watchlist_table
 from screener.safe import neutralise_formula
 
@@ -45,21 +45,9 @@ _PREFIX_FORMATS = (
 DATE_FORMAT = "yyyy-mm-dd"
 
 # Fixed words of the about and changes sheets, in Chinese for `lang = "zh"`.
-_ZH_TEXT = {
-    "item": "项目", "value": "内容", "rule": "规则", "description": "说明", "rule file": "规则文件",
-    "universes": "股票池", "as_of": "数据日期", "generated_at": "生成时间", "data folder": "数据目录",
-    "data fingerprint": "数据指纹", "data notice": "数据说明", "members": "成员数", "passed": "通过筛选",
-    "shown": "列入名单", "top": "前N名", "excluded": "剔除", "warning": "警告", "rule text": "规则原文",
-    "change": "变化", "entered": "新进", "left": "移出", "moved": "名次变动", "reason": "原因",
-    "from_rank": "原排名", "to_rank": "新排名", "from_score": "原得分", "to_score": "新得分",
-    "previous run": "上次运行", "this run": "本次运行",
-    "No security passed every filter.": "没有证券通过全部筛选条件。",
-}
 
 
-def text(key: str, lang: str) -> str:
-    """A fixed word of the workbook in `lang` (English when there is no translation)."""
-    return _ZH_TEXT.get(key, key) if lang == "zh" else key
+text = phrase  # fixed phrases of the export in its language (screener.labels)
 
 
 def render(ctx) -> bytes:
