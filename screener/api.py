@@ -214,8 +214,14 @@ def check_data(config: Config, folder: Path | None = None) -> dict[str, list[Pro
                 results[shown] = schemas.validate("universe", frame, shown)
             except InputError as e:
                 results[shown] = list(e.problems)
+        from screener.jobs import load_jobs
+
         shown = config.display(config.path)
-        results[shown] = schemas.validate_jobs(list(config.jobs), shown, config.path.read_text(encoding="utf-8"))
+        try:
+            load_jobs(config)
+            results[shown] = []
+        except InputError as e:
+            results[shown] = list(e.problems)
     return results
 
 

@@ -328,5 +328,76 @@ def data_check(ctx, folder, as_json, config_path):
     sys.exit(EXIT_BAD_INPUT if bad else EXIT_OK)
 
 
+@main.command()
+@click.option("--list", "list_", is_flag=True, help="print each job's next run times and exit")
+@click.option("--from", "from_", metavar="DATETIME", help="with --list: start from this time (ISO 8601; default now, "
+              "in the config's timezone when no offset is given)")
+@click.option("--count", default=5, show_default=True, type=click.IntRange(1, 1000), help="with --list: runs per job")
+@click.option("--run-now", "run_now", metavar="JOB", help="run one job once, now, and exit with its status")
+@click.option("--status", "status", is_flag=True, help="print the last run, next run and last error of each job")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="write the daemon's log here (default: stderr)")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def schedule(ctx, list_, from_, count, run_now, status, log_file, log_format, as_json, config_path):
+    """Run the scheduler daemon: regenerate each [[jobs]] watchlist at its times, on its
+    exchange's trading days, until SIGTERM or Ctrl-C."""
+    from pathlib import Path
+
+    from screener import scheduler
+
+    config = _config(ctx, config_path)
+    if list_:
+        start = _parse_from(config, from_)
+        listing = scheduler.upcoming(config, start, count)
+        if as_json:
+            _emit_json([{"job": j["job"], "next_runs": j["next_runs"], "provisional": j["provisional"],
+                         "calendar": j["calendar"], "timezone": j["timezone"]} for j in listing])
+        else:
+            from screener.terminal import print_schedule
+
+            print_schedule(listing, start)
+        return
+    if status:
+        data = scheduler.StatusFile(config.out_dir).read()
+        if as_json:
+            _emit_json(data)
+        else:
+            from screener.terminal import print_status
+
+            print_status(data, config.display(config.out_dir / scheduler.STATUS_FILE))
+        return
+    scheduler.setup_logging(log_file, log_format)
+    daemon = scheduler.Daemon(Path(config.path))
+    if run_now:
+        if run_now not in daemon.jobs:
+            from screener.problems import InputError, Problem, suggestion
+
+            raise InputError([Problem("unknown-job", f"no job named {run_now!r}", config.display(config.path),
+                                      hint=suggestion(run_now, list(daemon.jobs), "job"))])
+        outcome = daemon.run_job(run_now)
+        if as_json:
+            _emit_json(outcome.__dict__)
+        sys.exit(EXIT_OK if outcome.status == "ok" else EXIT_FAILED)
+    sys.exit(daemon.serve())
+
+
+def _parse_from(config, value):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(config.timezone)
+    if value is None:
+        return datetime.now(tz)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date-time; write e.g. 2026-09-30T17:00 or 2026-09-30T17:00+08:00",
+                                 param_hint="--from")
+    return when if when.tzinfo else when.replace(tzinfo=tz)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

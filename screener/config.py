@@ -21,7 +21,7 @@ _SECTIONS = {
     "paths": ("rules", "universes", "data", "out"),
     "esg": ("raters",),
     "exposure_scores": EXPOSURE_LEVELS,
-    "schedule": ("timezone",),
+    "schedule": ("timezone", "grace_time", "catch_up", "closures"),
     "export": ("csv_bom", "lang", "lock_timeout"),
     "jobs": None,  # checked by the jobs schema
 }
@@ -42,6 +42,9 @@ class Config:
     csv_bom: bool = True
     lang: str = "en"
     lock_timeout: float = 120.0
+    grace_time: float = 3600.0
+    catch_up: bool = True
+    closures_path: Path | None = None
 
     @property
     def scoring_fingerprint(self) -> str:
@@ -137,6 +140,27 @@ def load_config(path: str | Path = "config.toml") -> Config:
                 'use an IANA name such as "Asia/Shanghai", "Asia/Hong_Kong" or "America/New_York"')
         tz = "Asia/Shanghai"
 
+    grace = schedule.get("grace_time", 3600)
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
+        problem("bad-value", f"schedule.grace_time must be seconds >= 0, got {grace!r}", "schedule", "grace_time",
+                "grace_time = 3600  # how late a missed run may still start")
+        grace = 3600
+    catch_up = schedule.get("catch_up", True)
+    if not isinstance(catch_up, bool):
+        problem("bad-value", "schedule.catch_up must be true or false", "schedule", "catch_up")
+        catch_up = True
+    closures = schedule.get("closures")
+    closures_path = None
+    if closures is not None:
+        if not isinstance(closures, str) or not closures.strip():
+            problem("bad-value", "schedule.closures must be the path of a TOML file of official closures",
+                    "schedule", "closures", 'closures = "calendars/closures.toml"')
+        else:
+            closures_path = (root / closures).resolve()
+            if not closures_path.is_file():
+                problem("no-file", f"no closures file at {closures}", "schedule", "closures",
+                        "create it ([XSHG] closed = [\"2027-02-08\"]) or remove the line")
+
     export = data.get("export", {}) if isinstance(data.get("export", {}), dict) else {}
     csv_bom = export.get("csv_bom", True)
     if not isinstance(csv_bom, bool):
@@ -163,7 +187,8 @@ def load_config(path: str | Path = "config.toml") -> Config:
     return Config(path=path.resolve(), root=root, rules_dir=resolved["rules"], universes_dir=resolved["universes"],
                   data_dir=resolved["data"], out_dir=resolved["out"], esg_raters=tuple(raters),
                   exposure_scores=exposure, timezone=tz, jobs=tuple(jobs), csv_bom=csv_bom, lang=lang,
-                  lock_timeout=float(lock_timeout))
+                  lock_timeout=float(lock_timeout), grace_time=float(grace), catch_up=catch_up,
+                  closures_path=closures_path)
 
 
 def _valid_timezone(name) -> bool:

@@ -232,3 +232,38 @@ def print_changes(rule: str, changes) -> None:
             t.add_row(r["symbol"], r["name"], str(r["from_rank"]), f"{r['to_rank']} {arrow}{abs(r['change'])}",
                       f"{_num(r['from_score'])} -> {_num(r['to_score'])}")
         con.print(t)
+
+
+def print_schedule(listing: list[dict], start) -> None:
+    con = _console()
+    if not listing:
+        con.print("no [[jobs]] in the config")
+        return
+    for j in listing:
+        where = f"{j['cron']} · {j['calendar'] or 'every day'} · {j['timezone']}"
+        con.print(Text(f"{j['job']}  ({where})" + ("" if j["enabled"] else "  [disabled]"), style="bold"))
+        if not j["next_runs"]:
+            con.print("  no run ahead" if j["enabled"] else "  disabled: never runs")
+        for r in j["next_runs"]:
+            mark = "  (provisional: rule-based holiday calendar)" if r in j["provisional"] else ""
+            con.print(f"  {r}{mark}")
+    con.print(f"(from {start.isoformat()})")
+
+
+def print_status(data: dict, path: str) -> None:
+    con = _console()
+    jobs = data.get("jobs", {})
+    daemon = data.get("daemon", {})
+    if not jobs and not daemon:
+        con.print(f"no status yet ({path}): the daemon has not run")
+        return
+    if daemon:
+        con.print(f"daemon pid {daemon.get('pid')} started {daemon.get('started_at')}, "
+                  f"heartbeat {daemon.get('heartbeat', '—')}" + (f", stopped {daemon['stopped_at']}" if daemon.get("stopped_at") else ""))
+    t = Table(title=f"jobs ({path})", title_justify="left")
+    for c in ("job", "last run", "outcome", "rows", "last success", "next run", "last error"):
+        t.add_column(c)
+    for name, j in sorted(jobs.items()):
+        t.add_row(name, j.get("last_slot") or "—", j.get("last_outcome") or "—", str(j.get("last_rows", "—")),
+                  j.get("last_success") or "—", j.get("next_run") or "—", (j.get("last_error") or "")[:80])
+    con.print(t)

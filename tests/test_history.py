@@ -129,7 +129,9 @@ def test_a_second_run_waits_for_the_lock_then_gives_up(sample, cli):
     from filelock import FileLock
 
     cfg = sample / "config.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8") + "\n[export]\nlock_timeout = 0.5\n", encoding="utf-8")
+    text = cfg.read_text(encoding="utf-8")
+    assert "lock_timeout = 120" in text
+    cfg.write_text(text.replace("lock_timeout = 120", "lock_timeout = 0.5"), encoding="utf-8")
     folder = sample / "watchlists" / "esg_compute_leaders"
     folder.mkdir(parents=True)
     lock = FileLock(str(folder / ".lock"), fallback_to_soft=False)
