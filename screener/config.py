@@ -24,6 +24,8 @@ _SECTIONS = {
     "schedule": ("timezone", "grace_time", "catch_up", "closures"),
     "export": ("csv_bom", "lang", "lock_timeout"),
     "jobs": None,  # checked by the jobs schema
+    "import": None,  # vendor import profiles: checked by screener.importer when used
+    "freshness": ("consensus_days", "prices_days"),
 }
 
 
@@ -42,6 +44,9 @@ class Config:
     csv_bom: bool = True
     lang: str = "en"
     lock_timeout: float = 120.0
+    imports: dict = field(default_factory=dict)
+    consensus_max_age_days: int = 45
+    prices_max_age_days: int = 7
     grace_time: float = 3600.0
     catch_up: bool = True
     closures_path: Path | None = None
@@ -177,6 +182,20 @@ def load_config(path: str | Path = "config.toml") -> Config:
                 "export", "lock_timeout", "lock_timeout = 120")
         lock_timeout = 120
 
+    fresh = data.get("freshness", {}) if isinstance(data.get("freshness", {}), dict) else {}
+    ages = {}
+    for key, default in (("consensus_days", 45), ("prices_days", 7)):
+        value = fresh.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problem("bad-value", f"freshness.{key} must be a whole number of days >= 0, got {value!r}", "freshness", key,
+                    f"{key} = {default}")
+            value = default
+        ages[key] = value
+    imports = data.get("import", {})
+    if not isinstance(imports, dict):
+        problem("bad-value", "`import` must be a table such as [import.generic.consensus]", "", "import")
+        imports = {}
+
     jobs = data.get("jobs", [])
     if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
         problem("bad-value", "jobs must be written as [[jobs]] tables", "", "jobs")
@@ -188,7 +207,8 @@ def load_config(path: str | Path = "config.toml") -> Config:
                   data_dir=resolved["data"], out_dir=resolved["out"], esg_raters=tuple(raters),
                   exposure_scores=exposure, timezone=tz, jobs=tuple(jobs), csv_bom=csv_bom, lang=lang,
                   lock_timeout=float(lock_timeout), grace_time=float(grace), catch_up=catch_up,
-                  closures_path=closures_path)
+                  closures_path=closures_path, imports=imports, consensus_max_age_days=ages["consensus_days"],
+                  prices_max_age_days=ages["prices_days"])
 
 
 def _valid_timezone(name) -> bool:

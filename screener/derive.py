@@ -25,7 +25,14 @@ from datetime import date, timedelta
 import polars as pl
 
 from screener.data import Snapshot
-from screener.grades import GRADE_REGEX, GRADES_LOW_TO_HIGH, grade_dtype
+from screener.grades import (
+    GRADE_REGEX,
+    GRADES_HIGH_TO_LOW,
+    RATER_SCALES,
+    SCORED_GRADE_REGEX,
+    grade_dtype,
+    rater_score,
+)
 
 _MARKET_BY_SUFFIX = {"SH": "CN", "SZ": "CN", "BJ": "CN", "HK": "HK", "US": "US"}
 _EXCHANGE_BY_SUFFIX = {"SH": "SSE", "SZ": "SZSE", "BJ": "BSE", "HK": "HKEX"}
@@ -142,10 +149,16 @@ def _consensus_fields(frame: pl.DataFrame | None, as_of: date) -> pl.LazyFrame:
 
 
 def esg_fields(frame: pl.DataFrame | None, as_of: date, raters: tuple[str, ...]) -> pl.LazyFrame:
+    """The preferred rating per symbol as of D: newest per (symbol, rater), then the first rater in
+    `raters` (raters not listed come after, by name). `esg_rating` is the letter grade (Enum);
+    `esg_score` puts it on 0..100 within its rater's own scale (`grades.RATER_SCALES`), or keeps
+    the rater's own score for "85.98(AAA)"-style ratings."""
     pit = _newest(_asof(frame, as_of, ESG_SCHEMA), ["symbol", "rater"])
     priority = pl.col("rater").replace_strict(list(raters), list(range(len(raters))), default=len(raters),
                                               return_dtype=pl.Int32)
-    scores = [round(100.0 * i / (len(GRADES_LOW_TO_HIGH) - 1), 4) for i in range(len(GRADES_LOW_TO_HIGH))]
+    grade = pl.coalesce(pl.col("rating").str.extract(GRADE_REGEX, 1), pl.col("rating").str.extract(SCORED_GRADE_REGEX, 2))
+    own_score = pl.col("rating").str.extract(SCORED_GRADE_REGEX, 1).cast(pl.Float64, strict=False)
+    table = _rater_score_table()
     return (
         pit.with_columns(priority.alias("_priority"))
         .sort(["symbol", "_priority", "rater"])
@@ -153,14 +166,30 @@ def esg_fields(frame: pl.DataFrame | None, as_of: date, raters: tuple[str, ...])
         .first()
         .select(
             "symbol",
-            pl.col("rating").str.extract(GRADE_REGEX, 1).cast(grade_dtype()).alias("esg_rating"),
+            grade.alias("_grade"),
+            own_score.alias("_own_score"),
             pl.col("rating").alias("esg_rating_raw"),
             pl.col("rater").alias("esg_rater"),
             pl.col("as_of").alias("esg_as_of"),
         )
-        .with_columns(pl.col("esg_rating").cast(pl.String).replace_strict(
-            list(GRADES_LOW_TO_HIGH), scores, default=None, return_dtype=pl.Float64).alias("esg_score"))
+        .with_columns(pl.when(pl.col("esg_rater").is_in(list(table["rater"].unique()))).then(pl.col("esg_rater"))
+                      .otherwise(pl.lit("")).alias("_scale"))
+        .join(table.lazy(), left_on=["_scale", "_grade"], right_on=["rater", "grade"], how="left")
+        .with_columns(
+            pl.col("_grade").cast(grade_dtype()).alias("esg_rating"),
+            pl.coalesce(pl.col("_own_score"), pl.col("_score")).alias("esg_score"),
+        )
+        .drop("_grade", "_own_score", "_scale", "_score")
     )
+
+
+def _rater_score_table() -> pl.DataFrame:
+    """(rater, grade, score) for every rater scale; rater "" is the full scale for everyone else."""
+    rows = []
+    for rater, scale in [("", GRADES_HIGH_TO_LOW), *RATER_SCALES.items()]:
+        for g in scale:
+            rows.append((rater, g, rater_score(rater or None, g)))
+    return pl.DataFrame(rows, schema={"rater": pl.String, "grade": pl.String, "_score": pl.Float64}, orient="row")
 
 
 def _fx_table(frame: pl.DataFrame | None, as_of: date) -> pl.LazyFrame:

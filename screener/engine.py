@@ -20,7 +20,7 @@ Steps 2-6 are one lazy polars query, collected once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -80,7 +80,7 @@ def run_screen(screen: Screen, config: Config, snapshot: Snapshot, as_of: date, 
     lf = derive_fields(members, snapshot, as_of, config.esg_raters, config.exposure_scores)
     lf = _apply(screen, lf)
     frame = lf.collect()
-    return ScreenResult(screen, as_of, frame, snapshot, tuple(_warnings(snapshot)))
+    return ScreenResult(screen, as_of, frame, snapshot, tuple(_warnings(snapshot) + _staleness(frame, as_of, config)))
 
 
 def _apply(screen: Screen, lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -124,6 +124,36 @@ def _normalise(x: pl.Expr, how: str) -> pl.Expr:
         return pl.when(x.is_not_null()).then(
             pl.when(hi > lo).then((x - lo) / (hi - lo)).otherwise(pl.lit(0.5)))
     raise ValueError(how)  # pragma: no cover - rule.py only admits these three
+
+
+def data_dates(frame: pl.DataFrame) -> dict[str, str | None]:
+    """The newest prices, consensus and ESG dates the result used (None when it used none)."""
+    out = {}
+    for key, col in (("prices_as_of", "price_as_of"), ("consensus_as_of", "consensus_as_of"), ("esg_as_of", "esg_as_of")):
+        newest = frame[col].max() if col in frame.columns else None
+        out[key] = newest.isoformat() if newest is not None else None
+    return out
+
+
+def _staleness(frame: pl.DataFrame, as_of: date, config: Config) -> list[str]:
+    """Warnings when the newest price or consensus used is older than `[freshness]` allows, and
+    how many listed members carry older data than that."""
+    listed = frame.filter(pl.col("listed"))
+    out = []
+    for what, col, limit in (("price", "price_as_of", config.prices_max_age_days),
+                             ("consensus", "consensus_as_of", config.consensus_max_age_days)):
+        dates = listed[col].drop_nulls()
+        if dates.is_empty():
+            continue
+        newest = dates.max()
+        age = (as_of - newest).days
+        stale = int((dates < as_of - timedelta(days=limit)).sum())
+        if age > limit:
+            out.append(f"the newest {what} data is from {newest} ({age} days before {as_of}; [freshness] allows "
+                       f"{limit}): refresh the snapshot or pass an earlier --as-of")
+        elif stale:
+            out.append(f"{stale} of {listed.height} listed members have {what} data older than {limit} days")
+    return out
 
 
 def _warnings(snapshot: Snapshot) -> list[str]:

@@ -40,6 +40,35 @@ def parse_grade(raw: str | None) -> str | None:
     return grade if grade in GRADES_HIGH_TO_LOW else None
 
 
+#: a rating as some raters publish it: a 0-100 score with the grade in brackets, "85.98(AAA)"
+SCORED_GRADE_REGEX = (
+    r"^\s*(\d+(?:\.\d+)?)\s*\(\s*(" + "|".join(re.escape(g) for g in sorted(GRADES_HIGH_TO_LOW, key=len, reverse=True))
+    + r")\s*[a-z]*\s*\)\s*$"
+)
+
+#: Each rater's own scale, highest first. esg_score puts a grade evenly on 0..100 *within its
+#: rater's scale* (a 华证 "AAA" and a 绿发信评 "AAA" both score 100; a 华证 "C" scores 0).
+#: Raters that publish a 0-100 score with the grade ("85.98(AAA)", 秩鼎) keep their own score.
+#: A rater not listed here uses the full scale above.
+RATER_SCALES: dict[str, tuple[str, ...]] = {
+    "绿发信评": GRADES_HIGH_TO_LOW,
+    "华证": ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C"),
+    "MSCI": ("AAA", "AA", "A", "BBB", "BB", "B", "CCC"),
+}
+
+
+def rater_score(rater: str | None, grade: str | None) -> float | None:
+    """`grade` on 0..100 within `rater`'s scale (see RATER_SCALES); None for None or off-scale."""
+    if grade is None:
+        return None
+    scale = RATER_SCALES.get(rater or "", GRADES_HIGH_TO_LOW)
+    if grade not in scale:
+        return grade_score(grade) if scale is not GRADES_HIGH_TO_LOW else None
+    if len(scale) == 1:
+        return 100.0
+    return round(100.0 * (len(scale) - 1 - scale.index(grade)) / (len(scale) - 1), 4)
+
+
 def grade_score(grade: str | None) -> float | None:
     """Map a grade onto 0..100 evenly by rank: AAA = 100, C = 0; None stays None."""
     if grade is None or grade not in GRADES_LOW_TO_HIGH:

@@ -11,7 +11,7 @@ ZH = {
     "eps_fy2": "EPS(FY2一致预期)", "eps_growth_fy1": "EPS增速(FY1)", "eps_growth_fy2": "EPS增速(FY2)",
     "pe_fy1": "市盈率(FY1)", "pe_fy2": "市盈率(FY2)", "peg_fy1": "PEG(FY1)", "analysts": "分析师数",
     "revision_1m": "一致预期1月调整", "revision_3m": "一致预期3月调整", "score": "综合得分",
-    "as_of": "数据日期", "data_notice": "数据说明",
+    "as_of": "数据日期", "data_notice": "数据说明", "price_as_of": "价格日期", "consensus_as_of": "一致预期日期",
 }
 ZH_PREFIX = {"score_": "得分·"}
 
@@ -31,6 +31,7 @@ def label(column: str, lang: str = "en") -> str:
 
 #: Fixed phrases of the exports (sheet captions, section titles, notes), in Chinese.
 PHRASES_ZH = {
+    'data as of': '数据截至',
     'as of': '数据日期',
     'generated': '生成时间',
     'Sample data': '样本数据',

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from screener.engine import KEY_FIELDS, ScreenResult
+from screener.engine import KEY_FIELDS, ScreenResult, data_dates
 
 
 def shown_fields(result: ScreenResult) -> list[str]:
@@ -28,7 +28,8 @@ def watchlist_table(result: ScreenResult) -> pl.DataFrame:
     fields = [pl.col(f).cast(pl.String) if f == "esg_rating" else pl.col(f) for f in shown_fields(result)
               if f not in ("currency", "close")]
     cols = [pl.col("rank"), pl.col("symbol"), pl.col("name"), pl.col("name_en"), pl.col("themes"), pl.col("exposure"),
-            pl.col("score"), *comps, *fields, pl.col("currency"), pl.col("close"), pl.lit(result.as_of).alias("as_of")]
+            pl.col("score"), *comps, *fields, pl.col("currency"), pl.col("close"), pl.lit(result.as_of).alias("as_of"),
+            pl.col("price_as_of"), pl.col("consensus_as_of")]
     if result.snapshot.notice:
         cols.append(pl.lit(result.snapshot.notice).alias("data_notice"))
     return inc.select(cols)
@@ -56,7 +57,7 @@ def result_payload(result: ScreenResult, generated_at: datetime | None = None) -
         "generated_at": (generated_at or datetime.now(timezone.utc)).replace(microsecond=0).isoformat(),
         "universes": list(screen.universes),
         "data": {"folder": result.snapshot.folder.name, "fingerprint": result.snapshot.fingerprint,
-                 "sample": result.snapshot.sample, "notice": result.snapshot.notice},
+                 "sample": result.snapshot.sample, "notice": result.snapshot.notice, **data_dates(result.frame)},
         "members": result.frame.height,
         "passed": int(result.frame["_passed"].sum()),
         "rows": rows,
@@ -101,3 +102,12 @@ def plain(v):
     if isinstance(v, list):
         return list(v)
     return v
+
+
+def data_dates_text(result: ScreenResult) -> str:
+    """"prices 2026-11-20 · consensus 2026-11-20 · ESG 2026-04-21": the newest data the result
+    used, for the provenance of every export; "—" when it used none."""
+    d = data_dates(result.frame)
+    parts = [f"{name} {d[key]}" for name, key in (("prices", "prices_as_of"), ("consensus", "consensus_as_of"),
+                                                  ("ESG", "esg_as_of")) if d[key]]
+    return " · ".join(parts) or "—"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from screener.fields import EXPOSURE_LEVELS
-from screener.grades import GRADE_REGEX
+from screener.grades import GRADE_REGEX, SCORED_GRADE_REGEX
 from screener.problems import Problem, suggestion
 
 SYMBOL_PATTERN = (
@@ -67,7 +67,7 @@ _MESSAGES = {
     "date": "is not a date (YYYY-MM-DD)",
     "symbol": "is not a canonical symbol (603019.SH, 000977.SZ, 920190.BJ, 0020.HK, IONQ.US, PRIVATE:slug)",
     "currency": "is not a currency code (CNY, HKD, USD ...)",
-    "grade": "is not an ESG grade (AAA, AA+, ... C; a suffix such as pi may follow)",
+    "grade": "is not an ESG grade (AAA, AA+, ... C; a suffix such as pi may follow; or a score with its grade, 85.98(AAA))",
     "positive": "must be greater than 0",
     "year": "is not a fiscal year between 1990 and 2100",
 }
@@ -89,7 +89,7 @@ def _cell_ok(col: Col) -> pl.Expr:
     if col.type == "currency":
         return c.str.contains(r"^[A-Z]{3}$")
     if col.type == "grade":
-        return c.str.contains(GRADE_REGEX)
+        return c.str.contains(GRADE_REGEX) | c.str.contains(SCORED_GRADE_REGEX)
     if col.type == "choice":
         return c.is_in(list(col.choices))
     return c.str.len_chars() > 0

@@ -400,3 +400,17 @@ def test_rules_doc_is_current():
 
     assert (REPO / "docs" / "rules.md").read_text(encoding="utf-8") == render_rules_md(), \
         "docs/rules.md is stale: run python -m screener.docs > docs/rules.md"
+
+
+def test_run_warns_when_data_is_stale_and_exports_state_the_data_dates(sample, cli):
+    fresh = cli(sample, "run", "esg_compute_leaders", "--as-of", AS_OF, "--json", "--no-export")
+    assert "warning" not in fresh.stderr
+    data = json.loads(fresh.stdout)["data"]
+    assert (data["prices_as_of"], data["consensus_as_of"], data["esg_as_of"]) == ("2026-11-20", "2026-11-20", "2026-04-21")
+    late = cli(sample, "run", "esg_compute_leaders", "--as-of", "2026-12-31", "--no-export")
+    assert "warning: the newest price data is from 2026-11-20 (41 days before 2026-12-31" in late.stderr
+    assert "consensus data" not in late.stderr  # 41 days is within the 45 allowed for consensus
+    cfg = sample / "config.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "\n[freshness]\nconsensus_days = 30\n", encoding="utf-8")
+    later = cli(sample, "run", "esg_compute_leaders", "--as-of", "2026-12-31", "--no-export")
+    assert "warning: the newest consensus data is from 2026-11-20" in later.stderr

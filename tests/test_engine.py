@@ -271,3 +271,20 @@ def tiny_factory(tmp_path_factory):
         return root
 
     return make
+
+
+@pytest.mark.parametrize("raters,rating,rater,score", [
+    ('["华证"]', "A", "华证", 75.0),            # nine grades AAA..C: A is 6/8 of the way up
+    ('["MSCI"]', "BBB", "MSCI", 50.0),         # seven grades AAA..CCC
+    ('["秩鼎"]', "AAA", "秩鼎", 85.98),         # its own 0-100 score, grade from the brackets
+    ('["绿发信评", "华证"]', "AA-", "绿发信评", round(100 * 15 / 18, 4)),
+])
+def test_each_rater_scale_maps_onto_esg_score(tiny, raters, rating, rater, score):
+    write(tiny / "data" / "esg.csv", "symbol,rater,rating,as_of\n"
+          "603002.SH,华证,A,2026-04-21\n603002.SH,MSCI,BBB,2026-04-21\n603002.SH,秩鼎,85.98(AAA),2026-04-21\n"
+          "603002.SH,绿发信评,AA-pi,2026-04-21\n")
+    cfg = (tiny / "config.toml").read_text(encoding="utf-8").replace('raters = ["绿发信评"]', f"raters = {raters}")
+    (tiny / "config.toml").write_text(cfg, encoding="utf-8")
+    row = fields(tiny)["603002.SH"]
+    assert (str(row["esg_rating"]), row["esg_rater"]) == (rating, rater)
+    assert row["esg_score"] == pytest.approx(score)

@@ -27,7 +27,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from screener.labels import label, phrase
-from screener.report import exclusion_counts, watchlist_table
+from screener.report import data_dates_text, exclusion_counts, watchlist_table
 
 NULL = "—"
 TEMPLATE = "watchlist.html"
@@ -501,4 +501,6 @@ def provenance_view(ctx) -> dict:
     snap = result.snapshot
     return {"folder": snap.folder.name, "fingerprint": snap.fingerprint or NULL, "sample": snap.sample,
             "as_of": result.as_of.isoformat(), "generated_at": iso(ctx.generated_at),
-            "rule_path": result.screen.path, "rule_sha256": result.screen.sha256, "rule_text": result.screen.text}
+            "rule_path": result.screen.path, "rule_sha256": result.screen.sha256, "rule_text": result.screen.text,
+            "data_dates": data_dates_text(result)}
+

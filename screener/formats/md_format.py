@@ -17,7 +17,7 @@ import re
 from datetime import date, datetime
 
 from screener.labels import label, phrase
-from screener.report import exclusion_counts, watchlist_table
+from screener.report import data_dates_text, exclusion_counts, watchlist_table
 
 NULL = "—"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -148,7 +148,7 @@ def footer_lines(ctx) -> list[str]:
     return ["", "---", "",
             f"{text('Rule', lang)}: {escape(result.screen.path)} · {text('data', lang)}: "
             f"{escape(result.snapshot.folder.name)} ({text('fingerprint', lang)} {escape(result.snapshot.fingerprint)}) · "
-            f"{text('generated', lang)}: {generated}"]
+            f"{text('generated', lang)}: {generated} · {text('data as of', lang)}: {escape(data_dates_text(result))}"]
 
 
 def render(ctx) -> bytes:

@@ -25,7 +25,7 @@ import unicodedata
 from datetime import date, datetime, timezone
 
 from screener.labels import label, phrase
-from screener.report import exclusion_counts, watchlist_table
+from screener.report import data_dates_text, exclusion_counts, watchlist_table
 from screener.safe import neutralise_formula
 
 HEADER_FILL = "#DDEBF7"
@@ -221,6 +221,7 @@ def about_rows(ctx) -> list[tuple[str, object]]:
         ("generated_at", ctx.generated_at.replace(microsecond=0).isoformat()),
         ("data folder", snapshot.folder.name),
         ("data fingerprint", snapshot.fingerprint),
+        ("data as of", data_dates_text(result)),
         ("data notice", snapshot.notice),
         ("members", result.frame.height),
         ("passed", int(result.frame["_passed"].sum())),
