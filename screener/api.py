@@ -323,3 +323,23 @@ def history_diff(config: Config, rule: str, before: int | None = None, after: in
 def _stem(config: Config, rule: str) -> str:
     """A rule's history key: its file stem. The file need not exist any more."""
     return Path(rule).stem
+
+
+def refresh_data(config: Config, into: Path, as_of: date, provider: str | None = None,
+                 universes: list[str] | None = None):
+    """Fetch live data for the listed members of the universes (all by default) into `into`."""
+    from screener.data import load_universe
+    from screener.providers.refresh import refresh
+
+    names = universes or known_universes(config)
+    unknown = [u for u in names if u not in known_universes(config)]
+    if unknown:
+        raise InputError([Problem("unknown-universe", f"unknown universe `{unknown[0]}`",
+                                  hint=suggestion(unknown[0], known_universes(config), "universe"))])
+    symbols: list[str] = []
+    for name in names:
+        u = load_universe(config.universes_dir, name, config.display)
+        for sym in u.filter(u["listed"])["symbol"].to_list():
+            if sym not in symbols:
+                symbols.append(sym)
+    return refresh(config, symbols, provider=provider, into=into, as_of=as_of)

@@ -295,7 +295,7 @@ def universes(ctx, name, as_json, config_path):
 
 @main.group()
 def data():
-    """Validate data snapshots."""
+    """Check, import and refresh data snapshots."""
 
 
 @data.command("check")
@@ -326,6 +326,82 @@ def data_check(ctx, folder, as_json, config_path):
                 click.echo(f"{path}: ok, with warnings")
         _print_problems([p for ps in results.values() for p in ps], err=False)
     sys.exit(EXIT_BAD_INPUT if bad else EXIT_OK)
+
+
+@data.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--source", type=click.Choice(["wind", "ifind", "choice", "generic"]), required=True,
+              help="the vendor layout (generic: the column mapping in config.toml's [import.generic.<kind>])")
+@click.option("--kind", type=click.Choice(["consensus", "prices", "esg"]), required=True)
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="the date the export was taken (default: today)")
+@click.option("--into", "into", type=click.Path(file_okay=False), help="snapshot folder to merge into (default: paths.data)")
+@click.option("--rater", help="for --kind esg when the file has no rater column, e.g. 华证")
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def data_import(ctx, files, source, kind, as_of, into, rater, as_json, config_path):
+    """Bring vendor exports (Wind, iFinD, Choice, generic; xlsx or csv; UTF-8 or GBK) into the
+    snapshot format: checked, merged, written atomically; rejected rows are reported."""
+    from pathlib import Path
+
+    from screener.importer import import_file
+
+    config = _config(ctx, config_path)
+    day = _as_of(config, as_of)
+    target = Path(into).resolve() if into else config.data_dir
+    reports = [import_file(Path(f), source=source, kind=kind, as_of=day, into=target, config=config, rater=rater)
+               for f in files]
+    if as_json:
+        _emit_json([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict())
+        return
+    for r in reports:
+        click.echo(f"{r.file}: {r.rows_read} rows read -> {r.rows_imported} snapshot rows in {r.target} "
+                   f"({r.rows_new} new, {r.rows_changed} changed, {r.rows_unchanged} unchanged"
+                   + (f", {r.rows_skipped} empty rows skipped" if r.rows_skipped else "") + ")"
+                   + ("" if r.written else "; the file was already up to date"))
+        for note in r.notes:
+            click.echo(f"  note: {note}", err=True)
+        if r.rejected:
+            click.echo(f"  {len(r.rejected)} row(s) rejected, listed in {r.rejected_report}:", err=True)
+            for rej in r.rejected[:10]:
+                click.echo(f"  row {rej.row}, column {rej.column}: {rej.value!r} {rej.reason}", err=True)
+            if len(r.rejected) > 10:
+                click.echo(f"  ... and {len(r.rejected) - 10} more", err=True)
+
+
+@data.command("refresh")
+@click.option("--provider", type=click.Choice(["akshare", "yfinance"]), help="only this provider (default: each for its markets)")
+@click.option("--into", "into", type=click.Path(file_okay=False), help="snapshot folder (default: paths.data)")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="date stamped on the rows (default: today)")
+@click.option("--universe", "universe_names", multiple=True, help="only these universes (default: all)")
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def data_refresh(ctx, provider, into, as_of, universe_names, as_json, config_path):
+    """Fetch today's consensus, prices and ESG ratings from free providers (needs the live extra:
+    pip install -e '.[live]') and append them to the snapshot as a new as_of."""
+    from pathlib import Path
+
+    from screener import api
+
+    config = _config(ctx, config_path)
+    day = _as_of(config, as_of)
+    target = Path(into).resolve() if into else config.data_dir
+    report = api.refresh_data(config, target, day, provider, list(universe_names))
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        for kind, n in report.written.items():
+            click.echo(f"{kind}: {n} rows as of {report.as_of} in {report.into}")
+        for kind, symbols in report.missing.items():
+            if symbols:
+                click.echo(f"{kind}: nothing for {len(symbols)} securities: {', '.join(symbols[:15])}"
+                           + (" ..." if len(symbols) > 15 else ""), err=True)
+    for e in report.errors:
+        click.echo(f"error: {e}", err=True)
+    sys.exit(EXIT_FAILED if report.errors else EXIT_OK)
 
 
 @main.command()
