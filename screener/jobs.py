@@ -2,7 +2,7 @@
 
 A job: a name, rule files (read afresh at every run), a standard 5-field cron, an optional
 exchange calendar (the job runs only on its trading days), export formats, an optional timezone
-(default `[schedule] timezone`) and `enabled`.
+(default `[schedule] timezone`), `enabled`, and `refresh` (fetch live data first).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from screener.config import Config
 from screener.problems import InputError, Problem, suggestion
 from screener.tomlpos import TomlText
 
-JOB_KEYS = ("name", "rules", "cron", "calendar", "formats", "timezone", "enabled")
+JOB_KEYS = ("name", "rules", "cron", "calendar", "formats", "timezone", "enabled", "refresh")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Job:
     formats: tuple[str, ...]
     timezone: str
     enabled: bool = True
+    refresh: bool = False  # fetch live data (screener data refresh) before screening
 
 
 def load_jobs(config: Config) -> list[Job]:
@@ -78,11 +79,15 @@ def load_jobs(config: Config) -> list[Job]:
         enabled = raw.get("enabled", True)
         if not isinstance(enabled, bool):
             problem("enabled must be true or false", None, "enabled")
+        refresh = raw.get("refresh", False)
+        if not isinstance(refresh, bool):
+            problem("refresh must be true or false", "refresh = true fetches live data before screening", "refresh")
         rules = raw.get("rules")
         if isinstance(rules, list) and all(isinstance(r, str) for r in rules) and isinstance(name, str) and isinstance(cron, str):
             jobs.append(Job(name=name, rules=tuple((config.root / r) for r in rules), cron=cron, calendar=calendar,
                             formats=tuple(formats) if isinstance(formats, list) else ("csv", "json"),
-                            timezone=tz if isinstance(tz, str) else config.timezone, enabled=enabled is not False))
+                            timezone=tz if isinstance(tz, str) else config.timezone, enabled=enabled is not False,
+                            refresh=refresh is True))
     if problems:
         raise InputError(problems)
     return jobs

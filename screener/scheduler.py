@@ -162,6 +162,8 @@ class Daemon:
             config = self.config
         known = config.universe_names()
         day = slot.date()
+        if job.refresh:
+            self._refresh(job, config, day)
         rows, errors = 0, []
         snapshot = None
         for path in job.rules:
@@ -193,6 +195,29 @@ class Daemon:
         if errors:
             return Outcome(job.name, "failed", rows, duration, " | ".join(errors))
         return Outcome(job.name, "ok", rows, duration)
+
+    def _refresh(self, job: Job, config: Config, day) -> None:
+        """Fetch live data for the job's universes before screening. A failure is logged and the
+        screen runs on the data the snapshot already holds (the freshness warning then says so)."""
+        from screener import api
+        from screener.rule import load_rule
+
+        universes: list[str] = []
+        for path in job.rules:
+            try:
+                universes += [u for u in load_rule(path, config.universe_names()).universes if u not in universes]
+            except InputError:
+                continue  # reported when the rule runs
+        try:
+            report = api.refresh_data(config, config.data_dir, day, None, universes)
+        except Exception as e:  # noqa: BLE001 - a provider outage must not cost the screen
+            log.error("job %s: data refresh failed, screening on the existing snapshot: %s: %s", job.name,
+                      type(e).__name__, e, extra={"job": job.name})
+            return
+        for err in report.errors:
+            log.error("job %s: data refresh: %s", job.name, err, extra={"job": job.name})
+        log.info("job %s: data refreshed: %s", job.name, ", ".join(f"{k} {n}" for k, n in report.written.items()) or "nothing",
+                 extra={"job": job.name})
 
     def _record(self, job: Job, slot: datetime, outcome: Outcome) -> None:
         fields = {"last_slot": slot.isoformat(), "last_outcome": outcome.status, "last_rows": outcome.rows,

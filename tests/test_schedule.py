@@ -236,3 +236,21 @@ formats = ["csv", "html"]
     assert not list((sample / "watchlists").rglob(".*.tmp"))
     messages = [json.loads(line)["message"] for line in log_file.read_text(encoding="utf-8").splitlines()]
     assert any("catch-up" in m for m in messages) and messages[-1] == "daemon stopped"
+
+
+def test_a_job_can_refresh_before_it_screens_and_survives_a_provider_outage(sample, monkeypatch, caplog):
+    from screener import api
+
+    jobs_config(sample, HEALTHY.replace('formats = ["csv", "json"]', 'formats = ["csv"]\nrefresh = true'))
+    calls = []
+
+    def failing_refresh(config, into, day, provider, universes):
+        calls.append((day, tuple(universes)))
+        raise RuntimeError("no network")
+
+    monkeypatch.setattr(api, "refresh_data", failing_refresh)
+    with caplog.at_level(logging.ERROR, logger="screener.schedule"):
+        outcome = daemon(sample).run_job("leaders", datetime(2026, 11, 26, 16, 30, tzinfo=SH))
+    assert calls == [(datetime(2026, 11, 26).date(), ("esg_compute",))]
+    assert outcome.status == "ok"  # the screen ran on the snapshot it had
+    assert any("data refresh failed" in r.getMessage() for r in caplog.records)
