@@ -27,7 +27,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from screener.labels import label, phrase
-from screener.report import data_dates_text, exclusion_counts, watchlist_table
+from screener.report import data_dates_text, exclusion_counts, format_number, watchlist_table
 
 NULL = "—"
 TEMPLATE = "watchlist.html"
@@ -169,28 +169,6 @@ def format_value(value, column: str, currency: str | None = None, lang: str = "e
     return str(value)
 
 
-def format_number(value: float, column: str, currency: str | None = None) -> str:
-    """A finite number the way an analyst reads `column`: score and components 3 decimals;
-    growth and revision ratios as % with 1 decimal; P/E and PEG 1 decimal; EPS 3 decimals; close
-    with 2 decimals and its currency (none when the currency is unknown); market cap in billions
-    or millions; exposure score 2 decimals; counts as integers."""
-    if column == "score" or column.startswith("score_"):
-        return f"{value:.3f}"
-    if column.startswith(("eps_growth_", "revision_")):
-        return f"{value * 100:.1f}%"
-    if column.startswith(("pe_", "peg_")) or column == "esg_score":
-        return f"{value:.1f}"
-    if column.startswith("eps_fy"):
-        return f"{value:.3f}"
-    if column == "close":
-        return f"{value:,.2f} {currency}" if currency else f"{value:,.2f}"
-    if column == "market_cap":
-        return f"{value / 1e9:,.1f} bn" if abs(value) >= 1e9 else f"{value / 1e6:,.1f} m"
-    if column == "exposure_score":
-        return f"{value:.2f}"
-    if column in ("rank", "analysts") or isinstance(value, int):
-        return f"{value:.0f}"
-    return f"{value:,.2f}"
 
 
 # ---------------------------------------------------------------- chart helpers

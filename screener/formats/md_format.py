@@ -17,7 +17,7 @@ import re
 from datetime import date, datetime
 
 from screener.labels import label, phrase
-from screener.report import data_dates_text, exclusion_counts, watchlist_table
+from screener.report import data_dates_text, exclusion_counts, format_number, watchlist_table
 
 NULL = "—"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -58,21 +58,6 @@ def format_value(value, column: str) -> str:
     return escape(str(value))
 
 
-def format_number(value: float, column: str) -> str:
-    """A finite number shown the way an analyst reads `column` (see `format_value`)."""
-    if column == "score" or column.startswith("score_"):
-        return f"{value:.3f}"
-    if column.startswith(("eps_growth_", "revision_")):
-        return f"{value * 100:.1f}%"
-    if column.startswith(("pe_", "peg_")) or column == "esg_score":
-        return f"{value:.1f}"
-    if column.startswith("eps_fy"):
-        return f"{value:.3f}"
-    if column == "market_cap":
-        return f"{value:,.0f}"
-    if column in ("rank", "analysts") or isinstance(value, int):
-        return f"{value:.0f}"
-    return f"{value:.2f}"
 
 
 def paragraph(value: str) -> str:
