@@ -10,7 +10,8 @@
    - `zscore`: (x - mean) / std; 0 when std is 0 or undefined (one passer);
    - `minmax`: (x - min) / (max - min); 0.5 when all values are equal;
    `higher_is_better = false` ranks the negated value. A null component contributes 0;
-5. composite = sum of weight (scaled to sum to 1) x normalised component;
+5. composite = sum of weight (scaled to sum to 1) x normalised component, rounded to 12 decimals
+   so that equal composites tie exactly whatever the summation order;
 6. order: composite descending, ties by symbol ascending; `rank` 1..n over passers; `top` N
    keeps ranks <= N.
 
@@ -31,6 +32,7 @@ from screener.polars_backend import to_polars
 from screener.rule import Screen
 
 KEY_FIELDS = ("esg_rating", "eps_fy1", "eps_growth_fy1", "pe_fy1")
+SCORE_DECIMALS = 12
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,9 @@ def _apply(screen: Screen, lf: pl.LazyFrame) -> pl.LazyFrame:
     if screen.scores:
         composite = pl.sum_horizontal(
             [pl.col(f"_norm{i}").fill_null(0.0) * w for i, w in enumerate(screen.weights)])
-        lf = lf.with_columns(pl.when(pl.col("_passed")).then(composite).alias("score"))
+        # rounded so that composites equal in exact arithmetic tie exactly (summation order must not
+        # decide between two securities: ties break by symbol)
+        lf = lf.with_columns(pl.when(pl.col("_passed")).then(composite.round(SCORE_DECIMALS)).alias("score"))
     else:
         lf = lf.with_columns(pl.lit(None, dtype=pl.Float64).alias("score"))
     lf = lf.sort(["_passed", "score", "symbol"], descending=[True, True, False], nulls_last=True)
