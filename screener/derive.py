@@ -49,8 +49,9 @@ def _asof(frame: pl.DataFrame | None, d: date, schema: dict) -> pl.LazyFrame:
 
 
 def _newest(lf: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    """The row with the greatest `as_of` for each key (rows are unique per key and as_of)."""
-    return lf.sort([*keys, "as_of"]).group_by(keys, maintain_order=True).last()
+    """The row with the greatest `as_of` for each key (rows are unique per key and as_of, which
+    the snapshot schemas guarantee). A window max, not a sort: the inputs can be millions of rows."""
+    return lf.filter(pl.col("as_of") == pl.col("as_of").max().over(keys))
 
 
 CONSENSUS_SCHEMA = {"symbol": pl.String, "fiscal_year": pl.Int64, "eps": pl.Float64, "actual": pl.Boolean,
@@ -62,8 +63,11 @@ FX_SCHEMA = {"base": pl.String, "quote": pl.String, "rate": pl.Float64, "as_of":
 
 
 def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters: tuple[str, ...],
-                  exposure_scores: dict) -> pl.LazyFrame:
-    """Every catalogue field for every member, as of `as_of`. One row per member symbol."""
+                  exposure_scores: dict, needed: set[str] | None = None) -> pl.LazyFrame:
+    """Every catalogue field for every member, as of `as_of`. One row per member symbol.
+
+    `needed` (the fields a rule reads; None = all) lets the costly revision look-backs be skipped
+    when no rule field uses them: those columns are then null."""
     suffix = pl.col("symbol").str.extract(r"\.([A-Z]+)$")
     base = members.lazy().with_columns(
         pl.when(pl.col("symbol").str.starts_with("PRIVATE:")).then(pl.lit("PRIVATE"))
@@ -75,7 +79,8 @@ def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters
     prices = _newest(_asof(snapshot.get("prices"), as_of, PRICES_SCHEMA), ["symbol"]).select(
         "symbol", "close", "currency", "market_cap", pl.col("as_of").alias("price_as_of"))
 
-    consensus = _consensus_fields(snapshot.get("consensus"), as_of)
+    revisions = needed is None or bool({"revision_1m", "revision_3m"} & set(needed))
+    consensus = _consensus_fields(snapshot.get("consensus"), as_of, revisions)
     esg = esg_fields(snapshot.get("esg"), as_of, raters)
 
     lf = (
@@ -110,7 +115,7 @@ def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters
     return lf
 
 
-def _consensus_fields(frame: pl.DataFrame | None, as_of: date) -> pl.LazyFrame:
+def _consensus_fields(frame: pl.DataFrame | None, as_of: date, revisions: bool = True) -> pl.LazyFrame:
     pit = _asof(frame, as_of, CONSENSUS_SCHEMA)
     latest = _newest(pit, ["symbol", "fiscal_year"])
     fy0 = latest.filter(pl.col("actual")).group_by("symbol").agg(pl.col("fiscal_year").max().alias("fy0_year"))
@@ -139,6 +144,9 @@ def _consensus_fields(frame: pl.DataFrame | None, as_of: date) -> pl.LazyFrame:
         .with_columns(pl.coalesce("_cur1", "_cur0").alias("eps_currency"), pl.col("analysts").cast(pl.Float64))
         .drop("_cur0", "_cur1")
     )
+    if not revisions:
+        return out.with_columns(pl.lit(None, dtype=pl.Float64).alias("revision_1m"),
+                                pl.lit(None, dtype=pl.Float64).alias("revision_3m"))
     for label, days in (("revision_1m", 30), ("revision_3m", 90)):
         then = _newest(_asof(frame, as_of - timedelta(days=days), CONSENSUS_SCHEMA), ["symbol", "fiscal_year"]).select(
             "symbol", pl.col("fiscal_year").alias("fy1_year"), pl.col("eps").alias("_then"))

@@ -75,11 +75,16 @@ class ScreenResult:
         return failed, missing
 
 
-def run_screen(screen: Screen, config: Config, snapshot: Snapshot, as_of: date, members: pl.DataFrame | None = None) -> ScreenResult:
-    """Screen `screen`'s universes as of `as_of`. Raises `InputError` on a bad universe file."""
+def run_screen(screen: Screen, config: Config, snapshot: Snapshot, as_of: date, members: pl.DataFrame | None = None,
+               all_fields: bool = False) -> ScreenResult:
+    """Screen `screen`'s universes as of `as_of`. Raises `InputError` on a bad universe file.
+
+    By default only what the rule and the outputs read is computed (the revision look-backs are
+    skipped unless the rule uses them); `all_fields=True` computes every catalogue field."""
+    needed = None if all_fields else set(screen.fields()) | set(KEY_FIELDS)
     if members is None:
         members = load_members(config.universes_dir, screen.universes, config.display)
-    lf = derive_fields(members, snapshot, as_of, config.esg_raters, config.exposure_scores)
+    lf = derive_fields(members, snapshot, as_of, config.esg_raters, config.exposure_scores, needed)
     lf = _apply(screen, lf)
     frame = lf.collect()
     return ScreenResult(screen, as_of, frame, snapshot, tuple(_warnings(snapshot) + _staleness(frame, as_of, config)))

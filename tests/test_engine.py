@@ -26,7 +26,7 @@ def screen_of(text: str, universes=("tiny",)):
 def run(project, text, as_of=D):
     cfg = load_config(project / "config.toml")
     snap = load_snapshot(cfg.data_dir, cfg.display)
-    return run_screen(screen_of(text), cfg, snap, as_of)
+    return run_screen(screen_of(text), cfg, snap, as_of, all_fields=True)
 
 
 ALL = """
@@ -288,3 +288,13 @@ def test_each_rater_scale_maps_onto_esg_score(tiny, raters, rating, rater, score
     row = fields(tiny)["603002.SH"]
     assert (str(row["esg_rating"]), row["esg_rater"]) == (rating, rater)
     assert row["esg_score"] == pytest.approx(score)
+
+
+def test_default_run_computes_revisions_only_when_the_rule_reads_them(tiny):
+    cfg = load_config(tiny / "config.toml")
+    snap = load_snapshot(cfg.data_dir, cfg.display)
+    uses = run_screen(screen_of('universe = ["tiny"]\n[filters]\nr = "revision_3m > 0"\n'), cfg, snap, D)
+    assert uses.frame.filter(pl.col("symbol") == "603001.SH")["revision_3m"].item() == pytest.approx(0.25)
+    skips = run_screen(screen_of(ALL), cfg, snap, D)
+    assert skips.frame["revision_3m"].null_count() == skips.frame.height
+    assert skips.included["symbol"].to_list() == run(tiny, ALL).included["symbol"].to_list()
