@@ -63,7 +63,7 @@ def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:
 # -- checked, typed tables, memoised by content ---------------------------------------
 
 #: bump when a schema or the typing changes, so cached tables are checked again
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 
 def cache_dir() -> Path | None:
@@ -78,7 +78,7 @@ def cache_dir() -> Path | None:
     return Path(base) / "theme-screener"
 
 
-def load_checked(kind: str, path: Path, shown: str, raw: bytes | None = None) -> pl.DataFrame:
+def load_checked(kind: str, path: Path, shown: str, raw: bytes | None = None, digest: bytes | None = None) -> pl.DataFrame:
     """Read `path`, check it against the `kind` schema and return it typed.
 
     A file whose exact bytes were checked before is read from the cache (a Parquet copy of the
@@ -92,7 +92,8 @@ def load_checked(kind: str, path: Path, shown: str, raw: bytes | None = None) ->
         except OSError as e:
             raise InputError([Problem("unreadable", f"cannot read the file: {e.strerror or e}", shown)]) from None
     folder = cache_dir()
-    key = hashlib.sha256(f"{SCHEMA_VERSION}:{kind}:{path.suffix.lower()}:".encode() + raw).hexdigest()
+    digest = digest or hashlib.sha256(raw).digest()
+    key = hashlib.sha256(f"{SCHEMA_VERSION}:{kind}:{path.suffix.lower()}:".encode() + digest).hexdigest()
     cached = folder / f"{key}.parquet" if folder else None
     if cached is not None and cached.is_file():
         try:
@@ -235,9 +236,10 @@ def load_snapshot(folder: Path, display) -> Snapshot:
     files = snapshot_files(folder)
     for name, path in files.items():
         raw = path.read_bytes()
-        digest.update(name.encode() + b"\0" + hashlib.sha256(raw).digest())
+        file_digest = hashlib.sha256(raw).digest()
+        digest.update(name.encode() + b"\0" + file_digest)
         try:
-            frames[name] = load_checked(name, path, display(path), raw)
+            frames[name] = load_checked(name, path, display(path), raw, file_digest)
         except InputError as e:
             problems.extend(e.problems)
     if problems:

