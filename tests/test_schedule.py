@@ -223,8 +223,14 @@ formats = ["csv", "html"]
         while not target.exists() and time.monotonic() < deadline and p.poll() is None:
             time.sleep(0.2)
         assert target.exists(), f"no export within 90 s; log: {log_file.read_text(encoding='utf-8') if log_file.exists() else ''}"
-        while "ok" != json.loads((sample / "watchlists" / "schedule-status.json").read_text(encoding="utf-8"))["jobs"] \
-                .get("every-minute", {}).get("last_outcome") and time.monotonic() < deadline:
+        status_file = sample / "watchlists" / "schedule-status.json"
+
+        def outcome():  # the export lands before the run's status is recorded
+            if not status_file.exists():
+                return None
+            return json.loads(status_file.read_text(encoding="utf-8")).get("jobs", {}).get("every-minute", {}).get("last_outcome")
+
+        while outcome() != "ok" and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         p.send_signal(signal.SIGTERM)
