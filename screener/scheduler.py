@@ -82,9 +82,12 @@ def upcoming(config: Config, start: datetime, count: int) -> list[dict]:
 class StatusFile:
     """Last run, next run and last error per job, plus a daemon heartbeat, in one JSON file."""
 
+    _locks: dict[Path, threading.Lock] = {}
+
     def __init__(self, out_dir: Path):
         self.path = Path(out_dir) / STATUS_FILE
-        self._lock = threading.Lock()
+        # one lock per file, shared by every instance (a reload makes a new StatusFile)
+        self._lock = StatusFile._locks.setdefault(self.path.resolve(), threading.Lock())
 
     def read(self) -> dict:
         try:
