@@ -78,33 +78,65 @@ def cache_dir() -> Path | None:
     return Path(base) / "theme-screener"
 
 
-def load_checked(kind: str, path: Path, shown: str, raw: bytes | None = None, digest: bytes | None = None) -> pl.DataFrame:
-    """Read `path`, check it against the `kind` schema and return it typed.
+@dataclass(frozen=True)
+class FileStamp:
+    """What a file held when it was hashed: its SHA-256 and the stat fields that change with it."""
 
-    A file whose exact bytes were checked before is read from the cache (a Parquet copy of the
+    digest: bytes
+    stat: tuple[int, int, int]
+
+    @classmethod
+    def of(cls, path: Path, shown: str) -> "FileStamp":
+        """Hash `path` by streaming it (no copy of a large file is kept in memory)."""
+        try:
+            with path.open("rb") as f:
+                st = os.fstat(f.fileno())
+                digest = hashlib.file_digest(f, "sha256").digest()
+        except OSError as e:
+            raise InputError([Problem("unreadable", f"cannot read the file: {e.strerror or e}", shown)]) from None
+        return cls(digest, (st.st_ino, st.st_size, st.st_mtime_ns))
+
+    def still_holds(self, path: Path) -> bool:
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        return (st.st_ino, st.st_size, st.st_mtime_ns) == self.stat
+
+
+def load_checked(kind: str, path: Path, shown: str, stamp: FileStamp | None = None) -> pl.LazyFrame:
+    """Read `path`, check it against the `kind` schema and return it typed (lazily).
+
+    A file whose exact bytes were checked before is scanned from the cache (a Parquet copy of the
     typed table keyed by the SHA-256 of the bytes and the schema version), which skips parsing
-    and pandera; any change to the file, or to the schemas, checks it again. Raises
-    `InputError` with every error in the file.
+    and checking and lets a query read only the columns and rows it needs; any change to the
+    file, or to the schemas, checks it again. A file replaced while it is read is an error (the
+    table would not match its hash). Raises `InputError` with every error in the file.
     """
-    if raw is None:
+    stamp = stamp or FileStamp.of(path, shown)
+    folder = cache_dir()
+    key = hashlib.sha256(f"{SCHEMA_VERSION}:{kind}:{path.suffix.lower()}:".encode() + stamp.digest).hexdigest()
+    cached = folder / f"{key}.parquet" if folder else None
+    if cached is not None and cached.is_file():
+        try:
+            if dict(pl.read_parquet_schema(cached)) == schemas.typed_schema(kind):
+                return pl.scan_parquet(cached)
+        except (pl.exceptions.PolarsError, OSError):
+            pass  # a damaged cache entry is checked again and rewritten
+    typed = _fast_typed(kind, path)
+    if typed is None:  # not clean as it stands: the careful text path says what is wrong, or fixes blanks
         try:
             raw = path.read_bytes()
         except OSError as e:
             raise InputError([Problem("unreadable", f"cannot read the file: {e.strerror or e}", shown)]) from None
-    folder = cache_dir()
-    digest = digest or hashlib.sha256(raw).digest()
-    key = hashlib.sha256(f"{SCHEMA_VERSION}:{kind}:{path.suffix.lower()}:".encode() + digest).hexdigest()
-    cached = folder / f"{key}.parquet" if folder else None
-    if cached is not None and cached.is_file():
-        try:
-            return pl.read_parquet(cached)
-        except (pl.exceptions.PolarsError, OSError):
-            pass  # a damaged cache entry is checked again and rewritten
-    text = read_text_table(path, shown, raw)
-    errors = [p for p in schemas.validate(kind, text, shown) if p.severity == "error"]
-    if errors:
-        raise InputError(errors)
-    typed = schemas.to_typed(kind, text)
+        text = read_text_table(path, shown, raw)
+        errors = [p for p in schemas.validate(kind, text, shown) if p.severity == "error"]
+        if errors:
+            raise InputError(errors)
+        typed = schemas.to_typed(kind, text)
+    if not stamp.still_holds(path):
+        raise InputError([Problem("changed", "the file changed while it was being read", shown,
+                                  hint="run again once whatever is writing it has finished")])
     if cached is not None:
         try:
             from screener.atomic import atomic_path
@@ -113,7 +145,32 @@ def load_checked(kind: str, path: Path, shown: str, raw: bytes | None = None, di
                 typed.write_parquet(tmp)
         except OSError:
             pass  # a read-only home is no reason to fail a screen
-    return typed
+    return typed.lazy()
+
+
+def _fast_typed(kind: str, path: Path) -> pl.DataFrame | None:
+    """The file parsed straight to dtypes and checked (`schemas.check_typed`), or None when it is
+    not clean exactly as written (a parse failure, a bad cell, blanks around a value, a header
+    that needs tidying): the caller then takes the text path, which reports or repairs it.
+
+    This is the path every clean file takes; it skips the all-text frame of the careful path,
+    which costs several times the memory and time on large files."""
+    if path.suffix.lower() == ".parquet":
+        return None  # typed already, but checked as text so that its cells are judged as a CSV's would be
+    dtypes = schemas.read_dtypes(kind)
+    try:
+        names = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+        if any(n != n.strip() for n in names):
+            return None
+        wanted = [n for n in names if n in dtypes]
+        if not wanted:
+            return None
+        frame = pl.read_csv(path, infer_schema=False, columns=wanted, schema_overrides={n: dtypes[n] for n in wanted})
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+    if not schemas.check_typed(kind, frame):
+        return None
+    return schemas.finish_typed(kind, frame)
 
 
 # -- universes ----------------------------------------------------------------
@@ -127,7 +184,7 @@ def load_universe(folder: Path, name: str, display) -> pl.DataFrame:
         known = sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
         raise InputError([Problem("unknown-universe", f"no universe `{name}` in {display(folder)}",
                                   hint=suggestion(name, known, "universe") if known else "the universes folder is empty")])
-    return load_checked("universe", path, shown)
+    return load_checked("universe", path, shown).collect()
 
 
 def load_members(folder: Path, names: tuple[str, ...], display) -> pl.DataFrame:
@@ -168,7 +225,7 @@ def load_members(folder: Path, names: tuple[str, ...], display) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Typed snapshot frames (None where the file is absent) plus what it is."""
+    """Typed snapshot tables as LazyFrames (None where the file is absent) plus what it is."""
 
     folder: Path
     frames: dict = field(default_factory=dict)
@@ -177,7 +234,7 @@ class Snapshot:
     sample: bool = False
     notice: str | None = None
 
-    def get(self, name: str) -> pl.DataFrame | None:
+    def get(self, name: str) -> pl.LazyFrame | None:
         return self.frames.get(name)
 
 
@@ -235,11 +292,10 @@ def load_snapshot(folder: Path, display) -> Snapshot:
     frames, problems, digest = {}, [], hashlib.sha256()
     files = snapshot_files(folder)
     for name, path in files.items():
-        raw = path.read_bytes()
-        file_digest = hashlib.sha256(raw).digest()
-        digest.update(name.encode() + b"\0" + file_digest)
         try:
-            frames[name] = load_checked(name, path, display(path), raw, file_digest)
+            stamp = FileStamp.of(path, display(path))
+            digest.update(name.encode() + b"\0" + stamp.digest)
+            frames[name] = load_checked(name, path, display(path), stamp)
         except InputError as e:
             problems.extend(e.problems)
     if problems:

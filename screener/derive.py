@@ -42,17 +42,20 @@ def _empty(schema: dict) -> pl.LazyFrame:
     return pl.LazyFrame(schema=schema)
 
 
-def _asof(frame: pl.DataFrame | None, d: date, schema: dict) -> pl.LazyFrame:
+def _asof(frame: pl.LazyFrame | None, d: date, schema: dict) -> pl.LazyFrame:
     if frame is None:
         return _empty(schema)
     return frame.lazy().filter(pl.col("as_of") <= d)
 
 
-def _newest(lf: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    """The row with the greatest `as_of` for each key (rows are unique per key and as_of, which
-    the snapshot schemas guarantee). Measured at 100k securities: sort + group_by().last() is
-    faster than a window max (`as_of == max().over(keys)`): 0.47 s against 0.69 s for the derive."""
-    return lf.sort([*keys, "as_of"]).group_by(keys, maintain_order=True).last()
+def _newest(lf: pl.LazyFrame, keys: list[str], cols: list[str]) -> pl.LazyFrame:
+    """Per key, `cols` from the row with the greatest `as_of` (rows are unique per key and as_of,
+    which the snapshot schemas guarantee, so there is no tie to break).
+
+    Measured at 1M securities (12M consensus rows): a group-by taking the last of each column
+    sorted by as_of, 0.9-1.0 s; sort then group_by().last() over all columns, 1.8 s; a window
+    max, 2.7 s; gathering by arg_max, 4.0 s."""
+    return lf.group_by(keys).agg(pl.col(cols).sort_by("as_of").last())
 
 
 CONSENSUS_SCHEMA = {"symbol": pl.String, "fiscal_year": pl.Int64, "eps": pl.Float64, "actual": pl.Boolean,
@@ -77,10 +80,10 @@ def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters
         pl.col("exposure").replace_strict(exposure_scores, return_dtype=pl.Float64).alias("exposure_score"),
     )
 
-    prices = _newest(_asof(snapshot.get("prices"), as_of, PRICES_SCHEMA), ["symbol"]).select(
-        "symbol", "close", "currency", "market_cap", pl.col("as_of").alias("price_as_of"))
+    prices = _newest(_asof(snapshot.get("prices"), as_of, PRICES_SCHEMA), ["symbol"],
+                     ["close", "currency", "market_cap", "as_of"]).rename({"as_of": "price_as_of"})
 
-    revisions = needed is None or bool({"revision_1m", "revision_3m"} & set(needed))
+    revisions = tuple(r for r in REVISIONS if needed is None or r in needed)
     consensus = _consensus_fields(snapshot.get("consensus"), as_of, revisions)
     esg = esg_fields(snapshot.get("esg"), as_of, raters)
 
@@ -116,16 +119,22 @@ def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters
     return lf
 
 
-def _consensus_fields(frame: pl.DataFrame | None, as_of: date, revisions: bool = True) -> pl.LazyFrame:
+#: revision fields and how far back each looks, in days
+REVISIONS = {"revision_1m": 30, "revision_3m": 90}
+
+
+def _consensus_fields(frame: pl.LazyFrame | None, as_of: date, revisions: tuple[str, ...] = tuple(REVISIONS)) -> pl.LazyFrame:
+    """Per symbol: fy0..fy2 years and EPS, analysts, the consensus date, and the `revisions`
+    asked for (each costs a look-back over the whole table; the others are null)."""
     pit = _asof(frame, as_of, CONSENSUS_SCHEMA)
-    latest = _newest(pit, ["symbol", "fiscal_year"])
-    fy0 = latest.filter(pl.col("actual")).group_by("symbol").agg(pl.col("fiscal_year").max().alias("fy0_year"))
-    first_forecast = latest.filter(pl.col("actual").not_()).group_by("symbol").agg(
-        pl.col("fiscal_year").min().alias("_first_forecast"))
+    # collected here because it is read five times below and polars 2.1 would recompute it for
+    # each (no common-subplan reuse): 1.3 s once against 5 s at 12M rows
+    latest = _newest(pit, ["symbol", "fiscal_year"], ["eps", "actual", "currency", "analysts", "as_of"]).collect().lazy()
+    year = pl.col("fiscal_year")
     years = (
-        latest.select("symbol").unique()
-        .join(fy0, on="symbol", how="left")
-        .join(first_forecast, on="symbol", how="left")
+        latest.group_by("symbol")
+        .agg(pl.when(pl.col("actual")).then(year).max().alias("fy0_year"),
+             pl.when(pl.col("actual").not_()).then(year).min().alias("_first_forecast"))
         .with_columns(pl.coalesce(pl.col("fy0_year") + 1, pl.col("_first_forecast")).alias("fy1_year"))
         .with_columns((pl.col("fy1_year") + 1).alias("fy2_year"))
         .drop("_first_forecast")
@@ -145,24 +154,24 @@ def _consensus_fields(frame: pl.DataFrame | None, as_of: date, revisions: bool =
         .with_columns(pl.coalesce("_cur1", "_cur0").alias("eps_currency"), pl.col("analysts").cast(pl.Float64))
         .drop("_cur0", "_cur1")
     )
-    if not revisions:
-        return out.with_columns(pl.lit(None, dtype=pl.Float64).alias("revision_1m"),
-                                pl.lit(None, dtype=pl.Float64).alias("revision_3m"))
-    for label, days in (("revision_1m", 30), ("revision_3m", 90)):
-        then = _newest(_asof(frame, as_of - timedelta(days=days), CONSENSUS_SCHEMA), ["symbol", "fiscal_year"]).select(
-            "symbol", pl.col("fiscal_year").alias("fy1_year"), pl.col("eps").alias("_then"))
+    for label, days in REVISIONS.items():
+        if label not in revisions:
+            out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(label))
+            continue
+        then = _newest(_asof(frame, as_of - timedelta(days=days), CONSENSUS_SCHEMA), ["symbol", "fiscal_year"], ["eps"])
+        then = then.select("symbol", pl.col("fiscal_year").alias("fy1_year"), pl.col("eps").alias("_then"))
         out = out.join(then, on=["symbol", "fy1_year"], how="left").with_columns(
             pl.when(pl.col("_then") != 0).then((pl.col("eps_fy1") - pl.col("_then")) / pl.col("_then").abs()).alias(label)
         ).drop("_then")
     return out
 
 
-def esg_fields(frame: pl.DataFrame | None, as_of: date, raters: tuple[str, ...]) -> pl.LazyFrame:
+def esg_fields(frame: pl.LazyFrame | None, as_of: date, raters: tuple[str, ...]) -> pl.LazyFrame:
     """The preferred rating per symbol as of D: newest per (symbol, rater), then the first rater in
     `raters` (raters not listed come after, by name). `esg_rating` is the letter grade (Enum);
     `esg_score` puts it on 0..100 within its rater's own scale (`grades.RATER_SCALES`), or keeps
     the rater's own score for "85.98(AAA)"-style ratings."""
-    pit = _newest(_asof(frame, as_of, ESG_SCHEMA), ["symbol", "rater"])
+    pit = _newest(_asof(frame, as_of, ESG_SCHEMA), ["symbol", "rater"], ["rating", "as_of"])
     priority = pl.col("rater").replace_strict(list(raters), list(range(len(raters))), default=len(raters),
                                               return_dtype=pl.Int32)
     grade = pl.coalesce(pl.col("rating").str.extract(GRADE_REGEX, 1), pl.col("rating").str.extract(SCORED_GRADE_REGEX, 2))
@@ -170,9 +179,8 @@ def esg_fields(frame: pl.DataFrame | None, as_of: date, raters: tuple[str, ...])
     table = _rater_score_table()
     return (
         pit.with_columns(priority.alias("_priority"))
-        .sort(["symbol", "_priority", "rater"])
-        .group_by("symbol", maintain_order=True)
-        .first()
+        .group_by("symbol")
+        .agg(pl.col("rater", "rating", "as_of").sort_by(["_priority", "rater"]).first())
         .select(
             "symbol",
             grade.alias("_grade"),
@@ -201,9 +209,9 @@ def _rater_score_table() -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"rater": pl.String, "grade": pl.String, "_score": pl.Float64}, orient="row")
 
 
-def _fx_table(frame: pl.DataFrame | None, as_of: date) -> pl.LazyFrame:
+def _fx_table(frame: pl.LazyFrame | None, as_of: date) -> pl.LazyFrame:
     """(base, quote, fx_rate) for every pair known as of D, direct rows preferred over inverses."""
-    latest = _newest(_asof(frame, as_of, FX_SCHEMA), ["base", "quote"])
+    latest = _newest(_asof(frame, as_of, FX_SCHEMA), ["base", "quote"], ["rate"])
     direct = latest.select("base", "quote", pl.col("rate").alias("fx_rate"), pl.lit(0).alias("_inv"))
     inverse = latest.select(pl.col("quote").alias("base"), pl.col("base").alias("quote"),
                             (1.0 / pl.col("rate")).alias("fx_rate"), pl.lit(1).alias("_inv"))

@@ -73,9 +73,9 @@ _MESSAGES = {
 }
 
 
-def _cell_ok(col: Col) -> pl.Expr:
+def _cell_ok(col: Col, strip: bool = True) -> pl.Expr:
     """True where the text cell parses as the column's type (nulls are checked separately)."""
-    c = pl.col(col.name).str.strip_chars()
+    c = pl.col(col.name).str.strip_chars() if strip else pl.col(col.name)
     if col.type == "number":
         return c.cast(pl.Float64, strict=False).is_finite().fill_null(False)
     if col.type == "int":
@@ -179,6 +179,93 @@ def _private_listed(frame: pl.DataFrame, path: str) -> list[Problem]:
     return [Problem("private-listed", f"row {i + 1}, column listed: {sym} is unlisted (PRIVATE:) but listed is true",
                     path, i + 2, hint="set listed to false, or give the exchange symbol if it has listed")
             for i, sym in bad.select("i", "symbol").iter_rows()]
+
+
+# -- the fast path: files parsed straight to dtypes, checked as whole columns --------------
+
+_READ_DTYPES = {"number": pl.Float64, "int": pl.Int64, "bool": pl.Boolean}
+
+
+def read_dtypes(kind: str) -> dict[str, pl.DataType]:
+    """How the CSV reader parses each column of `kind` on the fast path (dates stay text: only
+    `%Y-%m-%d` is a date here, and `_cell_ok` decides what that means)."""
+    return {c.name: _READ_DTYPES.get(c.type, pl.String) for c in SPECS[kind][0]}
+
+
+def _clean_cell(col: Col) -> pl.Expr:
+    """True where a cell parsed straight to its dtype is what the text path would accept unchanged.
+
+    Stricter than `_cell_ok`: text must already be stripped and non-empty, since the text path
+    would strip it or turn it into null; anything it flags sends the file down the text path."""
+    c = pl.col(col.name)
+    if col.type == "number":
+        ok = c.is_finite()
+    elif col.type == "int" or col.type == "bool":
+        ok = pl.lit(True)
+    elif col.type in ("symbol", "currency", "choice"):
+        ok = _cell_ok(col, strip=False)  # anchored patterns and exact choices admit no blanks around
+    else:  # date, grade, text
+        ok = _cell_ok(col, strip=False) & c.str.contains(r"^\S(?:.*\S)?$")
+    if col.positive:
+        ok = ok & (c > 0)
+    if col.name == "fiscal_year":
+        ok = ok & c.is_between(1990, 2100)
+    return c.is_null() | ok
+
+
+def check_typed(kind: str, frame: pl.DataFrame) -> bool:
+    """Check a frame read with `read_dtypes(kind)` with pandera: column dtypes, required columns,
+    nulls, every cell's format, the unique key. True when all pass.
+
+    This is the schema of `validate` restated over typed columns and evaluated as one parallel
+    polars query per file, which is what makes checking millions of rows cheap. It answers only
+    "clean or not": on False, `validate` on the text reports each problem with its line. The key
+    is compared by 64-bit hash, so a (vanishingly rare) collision only costs that detour."""
+    import pandera.polars as pa
+
+    columns, unique = SPECS[kind]
+    dtypes = read_dtypes(kind)
+    present = [c for c in columns if c.name in frame.columns]
+    cells = [_clean_cell(c).all().alias(c.name) for c in present]
+    if kind == "universe":
+        cells.append((pl.col("symbol").str.starts_with("PRIVATE:") & pl.col("listed")).any().not_().alias("_private"))
+    keys = [k for k in unique if k in frame.columns]
+    if len(keys) == len(unique):
+        cells.append((pl.struct(keys).hash().n_unique() == pl.len()).alias("_unique"))
+
+    def well_formed(data) -> bool:
+        return all(data.lazyframe.select(cells).collect().row(0))
+
+    schema = pa.DataFrameSchema(
+        {c.name: pa.Column(dtypes[c.name], nullable=c.nullable, required=c.required) for c in columns},
+        checks=[pa.Check(well_formed, name="well_formed")],
+        strict=False,
+    )
+    try:
+        schema.validate(frame, lazy=False)
+    except (pa.errors.SchemaError, pa.errors.SchemaErrors):
+        return False
+    return True
+
+
+def typed_schema(kind: str) -> dict[str, pl.DataType]:
+    """The dtypes of a checked, typed table of `kind` (what `to_typed` and `finish_typed` return)."""
+    return {c.name: pl.Date if c.type == "date" else _READ_DTYPES.get(c.type, pl.String) for c in SPECS[kind][0]}
+
+
+def finish_typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A frame that passed `check_typed` in `to_typed`'s shape: dates parsed, absent optional
+    columns added as nulls, the spec's column order."""
+    columns, _ = SPECS[kind]
+    exprs = []
+    for col in columns:
+        if col.name not in frame.columns:
+            exprs.append(pl.lit(None, dtype=typed_schema(kind)[col.name]).alias(col.name))
+        elif col.type == "date":
+            exprs.append(pl.col(col.name).str.to_date("%Y-%m-%d"))
+        else:
+            exprs.append(pl.col(col.name))
+    return frame.select(exprs)
 
 
 def to_typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:

@@ -404,7 +404,7 @@ def test_refresh_merges_validates_and_is_idempotent_then_appends_a_new_day(tmp_p
     assert json.loads(json.dumps(report.to_dict()))["written"]["prices"] == 1
 
     snap = load_snapshot(folder, str)  # what was written passes the snapshot checks
-    consensus = snap.get("consensus")
+    consensus = snap.get("consensus").collect()
     assert consensus.height == 13 and consensus.row(0)[0] == "000034.SZ"  # the old row is kept, first
     text = (folder / "consensus.csv").read_text(encoding="utf-8")
     assert "603019.SH,2026,1.52,false,2026-06-30,CNY,18,2230000000," in text
@@ -421,7 +421,7 @@ def test_refresh_merges_validates_and_is_idempotent_then_appends_a_new_day(tmp_p
 
     day2 = date(2026, 7, 1)
     refresh(None, UNIVERSE, provider=None, into=folder, as_of=day2, providers=providers())
-    consensus = load_snapshot(folder, str).get("consensus")
+    consensus = load_snapshot(folder, str).get("consensus").collect()
     assert consensus.height == 25  # a second as_of for every fetched row: history builds up
     assert sorted(set(consensus["as_of"].to_list())) == [date(2026, 3, 31), D1, day2]
     assert (folder / "esg.csv").read_bytes() == first["esg.csv"]  # ratings keep their own dates
@@ -498,7 +498,7 @@ def test_refresh_keeps_a_parquet_file_parquet_and_a_bom_csv_bommed(tmp_path):
     assert sorted(files(folder)) == ["consensus.csv", "esg.parquet"]
     assert (folder / "consensus.csv").read_bytes().startswith(b"\xef\xbb\xbfsymbol,")
     snap = load_snapshot(folder, str)
-    assert snap.get("esg")["rater"].to_list() == ["绿发信评", "秩鼎"]
+    assert snap.get("esg").collect()["rater"].to_list() == ["绿发信评", "秩鼎"]
     first = files(folder)
     refresh(None, ["603019.SH"], provider="akshare", into=folder, as_of=D1, providers=providers())
     assert files(folder) == first

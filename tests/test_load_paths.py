@@ -1,0 +1,139 @@
+"""The two ways a file is checked give one answer.
+
+Clean CSVs take the fast path (parsed straight to dtypes, checked by pandera as whole columns);
+anything else takes the text path (every cell read as text, reported with its line). Whatever a
+file holds, the fast path either agrees with the text path exactly or steps aside: it never
+accepts what the text path rejects, and never types a value differently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from screener import schemas
+from screener.data import _fast_typed, load_checked, read_text_table
+from screener.problems import InputError
+
+from .conftest import REPO
+
+SAMPLE_FILES = [("consensus", "data/sample/consensus.csv"), ("prices", "data/sample/prices.csv"),
+                ("esg", "data/sample/esg.csv"), ("fx", "data/sample/fx.csv"),
+                *[("universe", f"universes/{p.name}") for p in sorted((REPO / "universes").glob("*.csv"))]]
+
+
+def text_path(kind: str, path: Path) -> tuple[list[str], pl.DataFrame | None]:
+    """(error messages, typed table or None) as the careful text path sees the file."""
+    text = read_text_table(path, path.name)
+    errors = [p.message for p in schemas.validate(kind, text, path.name) if p.severity == "error"]
+    return errors, (None if errors else schemas.to_typed(kind, text))
+
+
+@pytest.mark.parametrize("kind,rel", SAMPLE_FILES)
+def test_the_committed_files_take_the_fast_path_and_type_as_the_text_path_does(kind, rel):
+    path = REPO / rel
+    fast = _fast_typed(kind, path)
+    errors, slow = text_path(kind, path)
+    assert errors == []
+    assert fast is not None, f"{rel} is clean but left the fast path"
+    assert fast.schema == slow.schema
+    assert fast.equals(slow)
+
+
+def write(tmp_path: Path, header: str, rows: list[str]) -> Path:
+    path = tmp_path / "t.csv"
+    path.write_text(header + "\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("cell,why", [
+    ("yes", "a bool the CSV reader does not know"),
+    (" true ", "blanks around a bool"),
+])
+def test_values_the_text_path_tidies_are_accepted_through_it(tmp_path, cell, why):
+    path = write(tmp_path, "symbol,fiscal_year,eps,actual,as_of",
+                 [f"600000.SH,2025,1.5,{cell},2026-03-31", "600000.SH,2026,1.7,false,2026-03-31"])
+    assert _fast_typed("consensus", path) is None, why
+    typed = load_checked("consensus", path, "t.csv").collect()
+    assert typed["actual"].to_list() == [True, False]
+
+
+@pytest.mark.parametrize("rows,message", [
+    (["600000.SH,2025,n/a,true,2026-03-31"], "row 1, column eps: 'n/a' is not a number"),
+    (["600000.SH,2025,nan,true,2026-03-31"], "row 1, column eps: 'nan' is not a number"),
+    (["600000.SH,2025,inf,true,2026-03-31"], "row 1, column eps: 'inf' is not a number"),
+    (["600000.SH,2025,1e400,true,2026-03-31"], "row 1, column eps: '1e400' is not a number"),
+    (["600000.SH,2025,1.5,true,31/03/2026"], "row 1, column as_of: '31/03/2026' is not a date (YYYY-MM-DD)"),
+    (["600000.SH,1890,1.5,true,2026-03-31"], "row 1, column fiscal_year: '1890' is not a fiscal year between 1990 and 2100"),
+    (["600000.SH,2025,1.5,true,2026-03-31", "600000.SH,2025,1.6,true,2026-03-31"], "row 2 repeats row 1"),
+    (["600000,2025,1.5,true,2026-03-31"], "row 1, column symbol: '600000' is not a canonical symbol"),
+])
+def test_a_bad_file_is_reported_by_line_whichever_path_saw_it_first(tmp_path, rows, message):
+    path = write(tmp_path, "symbol,fiscal_year,eps,actual,as_of", rows)
+    assert _fast_typed("consensus", path) is None
+    with pytest.raises(InputError) as e:
+        load_checked("consensus", path, "t.csv")
+    assert any(message in p.message for p in e.value.problems), [p.message for p in e.value.problems]
+
+
+def test_a_private_company_marked_listed_is_caught_on_the_fast_path_too(tmp_path):
+    path = write(tmp_path, "symbol,name,exposure,listed", ["PRIVATE:acme,Acme,pure,true"])
+    assert _fast_typed("universe", path) is None
+    with pytest.raises(InputError, match="unlisted"):
+        load_checked("universe", path, "t.csv")
+
+
+def test_unknown_columns_are_dropped_on_both_paths(tmp_path):
+    path = write(tmp_path, "symbol,close,currency,as_of,venue", ["600000.SH,10.5,CNY,2026-03-31,XSHG"])
+    fast = _fast_typed("prices", path)
+    assert fast is not None and "venue" not in fast.columns
+    assert fast.equals(text_path("prices", path)[1])
+
+
+CLEAN = [["600000.SH", "000001.SZ", "0020.HK", "IONQ.US"], ["2025", "2026", "2027"], ["1.5", "-0.25", "0", "1e3"],
+         ["true", "false", "TRUE", "False"], ["2026-03-31", "2026-06-30", "2026-3-31"], ["CNY", "USD", ""]]
+ODD = [[" 600000.SH", "600000", "", "PRIVATE:acme"], ["", "2026.0", "1890", " 2027", "x"],
+       [" 2.5", "nan", "inf", "n/a", "1e400"], ["1", "0", "yes", "", " true"],
+       ["", " 2026-03-31", "31/03/2026", "2026-03-31 00:00:00"], ["cny", " HKD", "RMB1"]]
+ROW = st.tuples(*[st.sampled_from(c) for c in CLEAN])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(ROW, min_size=1, max_size=6, unique_by=lambda r: (r[0], r[1], r[4])), odd=st.none() | st.tuples(st.integers(0, 5), st.integers(0, 5),
+                                                                             st.integers(0, 4)))
+def test_the_fast_path_never_disagrees_with_the_text_path(tmp_path, rows, odd):
+    """Clean tables with at most one odd cell: duplicates, blanks, lenient spellings, bad values."""
+    cells = [list(r) for r in rows]
+    if odd is not None:
+        row, col, pick = odd
+        cells[row % len(cells)][col] = ODD[col][pick % len(ODD[col])]
+    path = write(tmp_path, "symbol,fiscal_year,eps,actual,as_of,currency", [",".join(r) for r in cells])
+    fast = _fast_typed("consensus", path)
+    errors, slow = text_path("consensus", path)
+    if fast is not None:
+        assert errors == [], f"fast path accepted what the text path rejects: {errors}"
+        assert fast.equals(slow), f"typed differently:\n{fast}\n{slow}"
+    elif odd is None and not errors:
+        pytest.fail("a clean table left the fast path")
+
+
+def test_a_file_replaced_while_it_is_read_is_an_error_not_a_mismatched_cache_entry(tmp_path, monkeypatch):
+    import screener.data as data
+
+    path = write(tmp_path, "symbol,close,currency,as_of", ["600000.SH,10.5,CNY,2026-03-31"])
+    real = data._fast_typed
+
+    def replaced_midway(kind, p):
+        out = real(kind, p)
+        p.write_text("symbol,close,currency,as_of\n600000.SH,99.0,CNY,2026-03-31\n", encoding="utf-8")
+        return out
+
+    monkeypatch.setattr(data, "_fast_typed", replaced_midway)
+    with pytest.raises(InputError, match="changed while it was being read"):
+        load_checked("prices", path, "t.csv")
+    monkeypatch.setattr(data, "_fast_typed", real)
+    assert load_checked("prices", path, "t.csv").collect()["close"].to_list() == [99.0]
