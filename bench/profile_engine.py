@@ -1,12 +1,13 @@
 """Where the engine's time goes on one generated project: each phase of "files to ranked result"
-timed on its own, then the parts of the derive + screen query collected one by one
+timed on its own, then the parts of the point-in-time query collected one by one
 (polars 2 removed `LazyFrame.profile()`).
 
     python bench/profile_engine.py /tmp/bw/n1000000      # a folder made by bench/generate.py
 
-Phases (cache off, as in engine_bench's `engine` way): per snapshot file, read the bytes, parse as
-text (`read_text_table`), check with pandera (`schemas.validate`), convert to dtypes
-(`schemas.to_typed`); then the universe, and the lazy point-in-time query collected once.
+Phases, as a run with the cache off sees them: per snapshot file, hash it (`FileStamp.of`),
+parse it straight to dtypes (the fast path's read), check it with pandera (`check_typed`), finish
+the typing (`finish_typed`); then the universe, building the query (which materialises the newest
+consensus per security and year) and collecting it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import polars as pl  # noqa: E402
 
 from screener import api, schemas  # noqa: E402
 from screener.config import load_config  # noqa: E402
-from screener.data import load_members, load_snapshot, read_text_table  # noqa: E402
+from screener.data import FileStamp, load_members, load_snapshot  # noqa: E402
 from screener.derive import derive_fields  # noqa: E402
 from screener.engine import KEY_FIELDS, _apply  # noqa: E402
 
@@ -46,36 +47,37 @@ def main(root: Path) -> None:
 
     for kind in ("consensus", "prices", "esg"):
         path = config.data_dir / f"{kind}.csv"
-        raw = timed(f"{kind}: read bytes", path.read_bytes)
-        text = timed(f"{kind}: parse as text", lambda: read_text_table(path, kind, raw))
-        timed(f"{kind}: pandera validate ({text.height:,} rows)", lambda: schemas.validate(kind, text, kind))
-        timed(f"{kind}: to_typed", lambda: schemas.to_typed(kind, text))
-    total_load = timed("load_snapshot (all of the above, as the engine calls it)",
-                       lambda: load_snapshot(config.data_dir, config.display))
-    members = timed("load_members (universe read, validated, typed)",
+        timed(f"{kind}: hash (streamed SHA-256)", lambda: FileStamp.of(path, kind))
+        frame = timed(f"{kind}: parse to dtypes", lambda: pl.read_csv(path, infer_schema=False,
+                                                                     schema_overrides=schemas.read_dtypes(kind)))
+        timed(f"{kind}: pandera check_typed ({frame.height:,} rows)", lambda: schemas.check_typed(kind, frame))
+        timed(f"{kind}: finish_typed", lambda: schemas.finish_typed(kind, frame))
+        del frame
+    snap = timed("load_snapshot (all of the above, as the engine calls it)",
+                 lambda: load_snapshot(config.data_dir, config.display))
+    members = timed("load_members (universe read, checked, typed)",
                     lambda: load_members(config.universes_dir, screen.universes, config.display))
     needed = set(screen.fields()) | set(KEY_FIELDS)
-    lf = _apply(screen, derive_fields(members, total_load, AS_OF, config.esg_raters, config.exposure_scores, needed))
-    timed("derive + filters + scores: one lazy query, collect", lf.collect)
+    lf = timed("build the query (collects the newest consensus rows)",
+               lambda: _apply(screen, derive_fields(members, snap, AS_OF, config.esg_raters, config.exposure_scores,
+                                                    needed)))
+    timed("collect the query", lf.collect)
     width = max(len(r[0]) for r in rows)
     for label, s in rows:
         print(f"{label:<{width}}  {s:7.3f} s")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
-    # polars 2 removed LazyFrame.profile(): time the query's parts as separate collects instead
-    from screener.derive import CONSENSUS_SCHEMA, PRICES_SCHEMA, _asof, _consensus_fields, _newest, esg_fields
+    from screener.derive import PRICES_SCHEMA, _asof, _consensus_fields, _newest, esg_fields
 
-    snap = total_load
     parts = [
-        ("consensus newest per (symbol, year): sort + group_by.last",
-         lambda: _newest(_asof(snap.get("consensus"), AS_OF, CONSENSUS_SCHEMA), ["symbol", "fiscal_year"]).collect()),
-        ("consensus fields without revisions", lambda: _consensus_fields(snap.get("consensus"), AS_OF, False).collect()),
-        ("consensus fields with revision_1m/3m", lambda: _consensus_fields(snap.get("consensus"), AS_OF, True).collect()),
-        ("prices newest per symbol", lambda: _newest(_asof(snap.get("prices"), AS_OF, PRICES_SCHEMA), ["symbol"]).collect()),
+        ("consensus fields without revisions", lambda: _consensus_fields(snap.get("consensus"), AS_OF, ()).collect()),
+        ("consensus fields with revision_3m", lambda: _consensus_fields(snap.get("consensus"), AS_OF,
+                                                                        ("revision_3m",)).collect()),
+        ("prices newest per symbol", lambda: _newest(_asof(snap.get("prices"), AS_OF, PRICES_SCHEMA), ["symbol"],
+                                                     ["close", "currency", "market_cap", "as_of"]).collect()),
         ("esg fields", lambda: esg_fields(snap.get("esg"), AS_OF, config.esg_raters).collect()),
-        ("whole query again", lf.collect),
     ]
-    print("\nparts of the query, each collected on its own:")
+    print("\nparts of the query, each built and collected on its own:")
     for label, fn in parts:
         t = time.perf_counter()
         fn()

@@ -129,7 +129,16 @@ def _consensus_fields(frame: pl.LazyFrame | None, as_of: date, revisions: tuple[
     pit = _asof(frame, as_of, CONSENSUS_SCHEMA)
     # collected here because it is read five times below and polars 2.1 would recompute it for
     # each (no common-subplan reuse): 1.3 s once against 5 s at 12M rows
-    latest = _newest(pit, ["symbol", "fiscal_year"], ["eps", "actual", "currency", "analysts", "as_of"]).collect().lazy()
+    # the look-backs ride along in the same group-by: per (symbol, year), the EPS of the newest row
+    # dated on or before D - days (measured free, against 0.4-0.6 s each as separate group-bys)
+    then = []
+    for label in revisions:
+        back = pl.col("as_of") <= as_of - timedelta(days=REVISIONS[label])
+        then.append(pl.when(back).then(pl.col("eps"))
+                    .sort_by(pl.when(back).then(pl.col("as_of")), nulls_last=False).last().alias(f"_then_{label}"))
+    latest = (pit.group_by(["symbol", "fiscal_year"])
+              .agg(pl.col("eps", "actual", "currency", "analysts", "as_of").sort_by("as_of").last(), *then)
+              .collect().lazy())
     year = pl.col("fiscal_year")
     years = (
         latest.group_by("symbol")
@@ -149,20 +158,19 @@ def _consensus_fields(frame: pl.LazyFrame | None, as_of: date, revisions: tuple[
         years
         .join(pick(actuals, "fy0_year", {"eps": "eps_fy0", "currency": "_cur0"}), on=["symbol", "fy0_year"], how="left")
         .join(pick(forecasts, "fy1_year", {"eps": "eps_fy1", "currency": "_cur1", "analysts": "analysts",
-                                           "as_of": "consensus_as_of"}), on=["symbol", "fy1_year"], how="left")
+                                           "as_of": "consensus_as_of", **{f"_then_{r}": f"_then_{r}" for r in revisions}}),
+              on=["symbol", "fy1_year"], how="left")
         .join(pick(forecasts, "fy2_year", {"eps": "eps_fy2"}), on=["symbol", "fy2_year"], how="left")
         .with_columns(pl.coalesce("_cur1", "_cur0").alias("eps_currency"), pl.col("analysts").cast(pl.Float64))
         .drop("_cur0", "_cur1")
     )
-    for label, days in REVISIONS.items():
+    for label in REVISIONS:
         if label not in revisions:
             out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(label))
             continue
-        then = _newest(_asof(frame, as_of - timedelta(days=days), CONSENSUS_SCHEMA), ["symbol", "fiscal_year"], ["eps"])
-        then = then.select("symbol", pl.col("fiscal_year").alias("fy1_year"), pl.col("eps").alias("_then"))
-        out = out.join(then, on=["symbol", "fy1_year"], how="left").with_columns(
-            pl.when(pl.col("_then") != 0).then((pl.col("eps_fy1") - pl.col("_then")) / pl.col("_then").abs()).alias(label)
-        ).drop("_then")
+        then = pl.col(f"_then_{label}")
+        out = out.with_columns(
+            pl.when(then != 0).then((pl.col("eps_fy1") - then) / then.abs()).alias(label)).drop(f"_then_{label}")
     return out
 
 
