@@ -76,16 +76,21 @@ def way_polars(root: Path):
         """Point in time: per key, the row with the greatest as_of <= day."""
         return lf.filter(pl.col("as_of") <= day).group_by(keys).agg(pl.col(cols).sort_by("as_of").last())
 
-    c = newest(lf_c, AS_OF, ["symbol", "fiscal_year"], ["eps", "actual"])
+    # one pass over consensus: the newest row per (symbol, year), and in the same group-by the EPS of
+    # the newest row dated on or before BACK_3M; collected once, since polars 2.1 would otherwise
+    # re-read and re-group the CSV for each of the three frames below that use it
+    back = pl.col("as_of") <= BACK_3M
+    c = (lf_c.filter(pl.col("as_of") <= AS_OF).group_by(["symbol", "fiscal_year"])
+         .agg(pl.col("eps", "actual").sort_by("as_of").last(),
+              pl.when(back).then(pl.col("eps")).sort_by(pl.when(back).then(pl.col("as_of")), nulls_last=False).last()
+              .alias("then"))
+         .collect().lazy())
     fy0 = c.filter(pl.col("actual")).group_by("symbol").agg(pl.col("fiscal_year").max().alias("fy0"))
     c = c.join(fy0, on="symbol")
     eps0 = c.filter(pl.col("fiscal_year") == pl.col("fy0")).select("symbol", pl.col("eps").alias("eps0"))
-    then = newest(lf_c, BACK_3M, ["symbol", "fiscal_year"], ["eps"]).rename({"eps": "then"})
     eps1 = (c.filter((pl.col("fiscal_year") == pl.col("fy0") + 1) & pl.col("actual").not_())
-            .select("symbol", "fiscal_year", pl.col("eps").alias("eps1"))
-            .join(then, on=["symbol", "fiscal_year"], how="left")
-            .select("symbol", "eps1", pl.when(pl.col("then") != 0)
-                    .then((pl.col("eps1") - pl.col("then")) / pl.col("then").abs()).alias("rev3m")))
+            .select("symbol", pl.col("eps").alias("eps1"), pl.when(pl.col("then") != 0)
+                    .then((pl.col("eps") - pl.col("then")) / pl.col("then").abs()).alias("rev3m")))
     p = newest(lf_p, AS_OF, ["symbol"], ["close"])
     grade = pl.col("rating").str.extract(r"^(AAA|AA\+|AA-|AA|A\+|A-|A|BBB\+|BBB-|BBB|BB\+|BB-|BB|B\+|B-|B|CCC|CC|C)", 1)
     e = (newest(lf_e, AS_OF, ["symbol"], ["rating"])

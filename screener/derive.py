@@ -179,32 +179,33 @@ def esg_fields(frame: pl.LazyFrame | None, as_of: date, raters: tuple[str, ...])
     `raters` (raters not listed come after, by name). `esg_rating` is the letter grade (Enum);
     `esg_score` puts it on 0..100 within its rater's own scale (`grades.RATER_SCALES`), or keeps
     the rater's own score for "85.98(AAA)"-style ratings."""
-    pit = _newest(_asof(frame, as_of, ESG_SCHEMA), ["symbol", "rater"], ["rating", "as_of"])
     priority = pl.col("rater").replace_strict(list(raters), list(range(len(raters))), default=len(raters),
                                               return_dtype=pl.Int32)
+    # one group-by: per symbol, the preferred rater's newest row (collected: read twice below)
+    chosen = (
+        _asof(frame, as_of, ESG_SCHEMA).with_columns(priority.alias("_priority"))
+        .group_by("symbol")
+        .agg(pl.col("rater", "rating", "as_of").sort_by(["_priority", "rater", "as_of"],
+                                                        descending=[False, False, True]).first())
+        .collect().lazy()
+    )
+    # grades and scores are worked out once per distinct (rater, rating), not once per security
     grade = pl.coalesce(pl.col("rating").str.extract(GRADE_REGEX, 1), pl.col("rating").str.extract(SCORED_GRADE_REGEX, 2))
     own_score = pl.col("rating").str.extract(SCORED_GRADE_REGEX, 1).cast(pl.Float64, strict=False)
     table = _rater_score_table()
-    return (
-        pit.with_columns(priority.alias("_priority"))
-        .group_by("symbol")
-        .agg(pl.col("rater", "rating", "as_of").sort_by(["_priority", "rater"]).first())
-        .select(
-            "symbol",
-            grade.alias("_grade"),
-            own_score.alias("_own_score"),
-            pl.col("rating").alias("esg_rating_raw"),
-            pl.col("rater").alias("esg_rater"),
-            pl.col("as_of").alias("esg_as_of"),
-        )
-        .with_columns(pl.when(pl.col("esg_rater").is_in(list(table["rater"].unique()))).then(pl.col("esg_rater"))
+    scored = (
+        chosen.select("rater", "rating").unique()
+        .with_columns(grade.alias("_grade"), own_score.alias("_own_score"),
+                      pl.when(pl.col("rater").is_in(list(table["rater"].unique()))).then(pl.col("rater"))
                       .otherwise(pl.lit("")).alias("_scale"))
         .join(table.lazy(), left_on=["_scale", "_grade"], right_on=["rater", "grade"], how="left")
-        .with_columns(
-            pl.col("_grade").cast(grade_dtype()).alias("esg_rating"),
-            pl.coalesce(pl.col("_own_score"), pl.col("_score")).alias("esg_score"),
-        )
-        .drop("_grade", "_own_score", "_scale", "_score")
+        .select("rater", "rating", pl.col("_grade").cast(grade_dtype()).alias("esg_rating"),
+                pl.coalesce(pl.col("_own_score"), pl.col("_score")).alias("esg_score"))
+    )
+    return (
+        chosen.join(scored, on=["rater", "rating"], how="left")
+        .select("symbol", "esg_rating", "esg_score", pl.col("rating").alias("esg_rating_raw"),
+                pl.col("rater").alias("esg_rater"), pl.col("as_of").alias("esg_as_of"))
     )
 
 

@@ -137,3 +137,20 @@ def test_a_file_replaced_while_it_is_read_is_an_error_not_a_mismatched_cache_ent
         load_checked("prices", path, "t.csv")
     monkeypatch.setattr(data, "_fast_typed", real)
     assert load_checked("prices", path, "t.csv").collect()["close"].to_list() == [99.0]
+
+
+def test_an_unchanged_file_is_not_hashed_again_and_an_edited_one_is(tmp_path, monkeypatch):
+    import hashlib
+
+    from screener.data import FileStamp
+
+    path = write(tmp_path, "symbol,close,currency,as_of", ["600000.SH,10.5,CNY,2026-03-31"])
+    calls = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda f, name: calls.append(name) or real(f, name))
+    first = FileStamp.of(path, "t.csv")
+    assert FileStamp.of(path, "t.csv") == first and len(calls) == 1
+    path.write_text("symbol,close,currency,as_of\n600000.SH,99.5,CNY,2026-03-31\n", encoding="utf-8")  # same size
+    second = FileStamp.of(path, "t.csv")
+    assert len(calls) == 2 and second.digest != first.digest
+    assert load_checked("prices", path, "t.csv", second).collect()["close"].to_list() == [99.5]
