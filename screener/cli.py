@@ -154,7 +154,9 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_pa
             payload["identical_to"] = p.identical_to if p else None
             payload["changes"] = p.changes.to_dict() if p and p.changes is not None else None
             payloads.append(payload)
-        _emit_json(payloads[0] if len(payloads) == 1 else payloads)
+        from screener.report import dumps_payload
+
+        click.echo(dumps_payload(payloads[0] if len(payloads) == 1 else payloads))
     else:
         from screener.terminal import print_result
 
@@ -352,6 +354,9 @@ def data_import(ctx, files, source, kind, as_of, into, rater, as_json, config_pa
     target = Path(into).resolve() if into else config.data_dir
     reports = [import_file(Path(f), source=source, kind=kind, as_of=day, into=target, config=config, rater=rater)
                for f in files]
+    from screener.data import warm_cache
+
+    warm_cache(target, config.display)
     if as_json:
         _emit_json([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict())
         return

@@ -347,3 +347,15 @@ def load_snapshot(folder: Path, display) -> Snapshot:
         raise InputError(problems)
     return Snapshot(folder=folder, frames=frames, files=tuple(sorted(files)), fingerprint=digest.hexdigest()[:16],
                     sample=sample, notice=notice)
+
+
+def warm_cache(folder: Path, display) -> None:
+    """Check and cache a snapshot folder's files now, right after `data import` or `data refresh`
+    wrote them, so that the next screen starts with the cache warm (and skips pandera's import).
+    A problem is left for that screen, or `screener data check`, to report."""
+    if cache_dir() is None or not folder.is_dir():
+        return
+    try:
+        load_snapshot(folder, display)
+    except InputError:
+        pass

@@ -21,6 +21,7 @@ Steps 2-6 are one lazy polars query, collected once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, timedelta
 
 import polars as pl
@@ -52,6 +53,15 @@ class ScreenResult:
     @property
     def excluded(self) -> pl.DataFrame:
         return self.frame.filter(pl.col("_included").not_())
+
+    @cached_property
+    def verdicts(self) -> pl.DataFrame:
+        """Every member's verdict, by symbol: included, passed, rank, score, the filters it failed
+        and those it lacked data for (lists), and for excluded members the reason in words.
+        Computed once per result, as columns (see `report.verdict_table`)."""
+        from screener.report import verdict_table
+
+        return verdict_table(self)
 
     def filter_col(self, i: int) -> str:
         return f"_f{i}"

@@ -132,9 +132,7 @@ class History:
         earlier run with exactly the same inputs (rule text, data, as_of, config), if any."""
         screen = result.screen
         key = inputs_key(result, config_fingerprint)
-        rows = [(r["symbol"], r["name"], int(r["included"]), int(r["passed"]), r["rank"], r["score"],
-                 json.dumps(r["failed"], ensure_ascii=False), json.dumps(r["missing"], ensure_ascii=False),
-                 json.dumps(r["components"])) for r in rows_of(result).values()]
+        rows = _stored_rows(result)
         with closing(self._connect(create=True)) as con, con:
             prev = con.execute("SELECT run_id, identical_to FROM runs WHERE rule_stem = ? AND inputs_key = ? "
                                "ORDER BY run_id DESC LIMIT 1", (screen.stem, key)).fetchone()
@@ -176,8 +174,15 @@ class History:
         with closing(self._connect(create=False)) as con:
             cur = con.execute("SELECT symbol, name, included, passed, rank, score, failed, missing FROM rows WHERE run_id = ?",
                               (run_id,))
+            decoded: dict[str, list] = {}  # a few distinct lists repeat across a million rows
+
+            def names(text: str) -> list:
+                if text not in decoded:
+                    decoded[text] = json.loads(text)
+                return list(decoded[text])
+
             return {s: {"symbol": s, "name": n, "included": bool(i), "passed": bool(p), "rank": rk, "score": sc,
-                        "failed": json.loads(f), "missing": json.loads(m)}
+                        "failed": names(f), "missing": names(m)}
                     for s, n, i, p, rk, sc, f, m in cur.fetchall()}
 
     def diff(self, rule_stem: str, before: int | None = None, after: int | None = None) -> Changes:
@@ -205,18 +210,34 @@ class History:
 
 def rows_of(result) -> dict[str, dict]:
     """A result's members in the shape the history stores (for diffs before recording)."""
-    from screener.report import excluded_entries
-
-    reasons = {e["symbol"]: e for e in excluded_entries(result)}
+    v = result.verdicts.select("symbol", "name", "included", "passed", "rank", "score", "failed", "missing",
+                               "components")
     out = {}
-    for r in result.frame.iter_rows(named=True):
-        e = reasons.get(r["symbol"], {"failed": [], "missing": []})
-        out[r["symbol"]] = {
-            "symbol": r["symbol"], "name": r["name"], "included": bool(r["_included"]), "passed": bool(r["_passed"]),
-            "rank": r["rank"], "score": r["score"], "failed": e["failed"], "missing": e["missing"],
-            "components": {s.name: r[result.norm_col(i)] for i, s in enumerate(result.screen.scores)},
-        }
+    for r in v.to_dicts():
+        r["components"] = r["components"] or {}
+        out[r["symbol"]] = r
     return out
+
+
+def _stored_rows(result) -> list[tuple]:
+    """The `rows` table's values for a result: JSON text for the lists and components, made as
+    columns (a list of filter names is encoded once per distinct list)."""
+    import polars as pl
+
+    v = result.verdicts
+    encoded = {}
+    for col in ("failed", "missing"):
+        distinct = v.select(pl.col(col).unique())[col].to_list()
+        encoded[col] = pl.DataFrame({col: distinct, f"_{col}_json": [json.dumps(x, ensure_ascii=False) for x in distinct]},
+                                    schema={col: pl.List(pl.String), f"_{col}_json": pl.String})
+    components = (pl.col("components").struct.json_encode() if result.screen.scores
+                  else pl.lit("{}"))
+    table = (v.join(encoded["failed"], on="failed", how="left", nulls_equal=True)
+             .join(encoded["missing"], on="missing", how="left", nulls_equal=True)
+             .sort("symbol")
+             .select("symbol", "name", pl.col("included").cast(pl.Int64), pl.col("passed").cast(pl.Int64), "rank",
+                     "score", "_failed_json", "_missing_json", components.alias("_components")))
+    return table.rows()
 
 
 def compare(old: dict[str, dict], new: dict[str, dict], before: Run | None = None, after: Run | None = None,

@@ -772,3 +772,19 @@ def test_generic_header_named_in_config_but_absent(tmp_path):
     (p,) = e.value.problems
     assert p.code == "missing-header" and "`净利润`" in p.message and "did you mean `净利`?" in p.hint
     assert not (root / "data").exists()
+
+
+def test_an_import_leaves_the_cache_warm_for_the_next_screen(tmp_path, cli, monkeypatch):
+    """The first screen after `data import` reads checked tables from the cache: no parsing, no
+    pandera (whose import alone is half a second)."""
+    import screener.data as data
+
+    monkeypatch.setenv("SCREENER_CACHE_DIR", str(tmp_path / "cache"))
+    root = project(tmp_path)
+    result = cli(root, "data", "import", str(ifind_prices(tmp_path / "p.csv")), "--source", "ifind", "--kind", "prices",
+                 "--as-of", AS_OF.isoformat())
+    assert result.exit_code == 0, result.output
+    monkeypatch.setattr(data, "_fast_typed", lambda *a: pytest.fail("parsed again: the import did not warm the cache"))
+    config = cfg(root)
+    prices = data.load_snapshot(config.data_dir, config.display).get("prices").collect()
+    assert prices.height > 0

@@ -395,7 +395,10 @@ def files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.startswith(".")}
 
 
-def test_refresh_merges_validates_and_is_idempotent_then_appends_a_new_day(tmp_path):
+def test_refresh_merges_validates_and_is_idempotent_then_appends_a_new_day(tmp_path, monkeypatch):
+    import screener.data as data
+
+    monkeypatch.setenv("SCREENER_CACHE_DIR", str(tmp_path / "cache"))
     folder = snapshot(tmp_path)
     report = refresh(None, UNIVERSE, provider=None, into=folder, as_of=D1, providers=providers())
     assert report.errors == [] and report.provider == "auto" and report.as_of == "2026-06-30"
@@ -403,7 +406,10 @@ def test_refresh_merges_validates_and_is_idempotent_then_appends_a_new_day(tmp_p
     assert report.missing == {"consensus": ["300750.SZ"], "esg": ["0020.HK"], "prices": []}
     assert json.loads(json.dumps(report.to_dict()))["written"]["prices"] == 1
 
-    snap = load_snapshot(folder, str)  # what was written passes the snapshot checks
+    with monkeypatch.context() as m:  # the refresh left the cache warm: nothing is parsed again
+        m.setattr(data, "_fast_typed", lambda *a: pytest.fail("parsed again: the refresh did not warm the cache"))
+        m.setattr(data, "read_text_table", lambda *a: pytest.fail("parsed again: the refresh did not warm the cache"))
+        snap = load_snapshot(folder, str)  # what was written passes the snapshot checks
     consensus = snap.get("consensus").collect()
     assert consensus.height == 13 and consensus.row(0)[0] == "000034.SZ"  # the old row is kept, first
     text = (folder / "consensus.csv").read_text(encoding="utf-8")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
-from screener.report import result_payload
+from screener.report import dumps_payload, result_payload
 
 
 def render(ctx) -> bytes:
     payload = result_payload(ctx.result, ctx.generated_at)
     if ctx.changes is not None:
         payload["changes"] = ctx.changes.to_dict()
-    return (json.dumps(payload, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return (dumps_payload(payload) + "\n").encode("utf-8")

@@ -131,6 +131,10 @@ def refresh(config, symbols: list[str], *, provider: str | None, into: Path, as_
         if sym not in covered:
             warnings.append(f"{sym.canonical()}: not covered by "
                             f"{provider or 'any provider'} (markets: {_markets_text(provider)})")
+    if written:
+        from screener.data import warm_cache
+
+        warm_cache(into, display)
     return RefreshReport(provider=provider or "auto", into=str(into), as_of=as_of.isoformat(),
                          written=written, missing={k: sorted(v) for k, v in missing.items()},
                          errors=errors, warnings=warnings)
