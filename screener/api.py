@@ -284,7 +284,10 @@ def publish(config: Config, results, formats: list[str], out_dir: Path | None = 
                 previous = history.latest(stem) if record else None
                 changes = None
                 if previous is not None:
-                    changes = compare(history.rows(previous.run_id), rows_of(result), previous, None, result.screen.top)
+                    watchlist = result.included["symbol"].to_list()
+                    old = history.rows(previous.run_id, also=watchlist)
+                    new = rows_of(result, also=[s for s, r in old.items() if r["included"]])
+                    changes = compare(old, new, previous, None, result.screen.top)
                 ctx = ExportContext(result, generated_at, lang or config.lang, changes, config.csv_bom)
                 files = export(ctx, out, formats) if formats else []
                 run_id = identical = None

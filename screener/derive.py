@@ -1,6 +1,8 @@
 """Point-in-time fields: members + snapshot as of date D -> one lazy frame of every rule field.
 
-Steps (all lazy, collected once by the engine):
+Steps (lazy and collected once by the engine, except two intermediate tables that several
+parts read: the newest consensus row per (symbol, fiscal_year) and the chosen ESG row per
+symbol are collected here, since polars 2.1 would recompute a shared sub-plan for each reader):
 
 1. keep only snapshot rows with `as_of <= D` (never the future);
 2. prices: the newest row per symbol gives close, currency, market_cap;

@@ -15,7 +15,8 @@
 6. order: composite descending, ties by symbol ascending; `rank` 1..n over passers; `top` N
    keeps ranks <= N.
 
-Steps 2-6 are one lazy polars query, collected once.
+Steps 2-6 are one lazy polars query, collected once (derive materialises two intermediate
+tables it would otherwise recompute; see its docstring).
 """
 
 from __future__ import annotations

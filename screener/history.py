@@ -154,8 +154,10 @@ class History:
         runs = self.runs(rule_stem)
         return runs[-1] if runs else None
 
-    def rows(self, run_id: int) -> dict[str, dict]:
-        return self._rows(run_id)
+    def rows(self, run_id: int, also: list[str] | None = None) -> dict[str, dict]:
+        """A run's recorded members by symbol. With `also`, only its watchlist plus the symbols in
+        `also`: all that `compare` reads, when `also` is the other run's watchlist."""
+        return self._rows(run_id, also)
 
     def runs(self, rule_stem: str) -> list[Run]:
         """Every run of a screen, oldest first; [] when there is no history yet."""
@@ -170,10 +172,14 @@ class History:
                 "r.top FROM runs r WHERE r.rule_stem = ? ORDER BY r.run_id", (rule_stem,))
             return [Run(*row) for row in cur.fetchall()]
 
-    def _rows(self, run_id: int) -> dict[str, dict]:
+    def _rows(self, run_id: int, also: list[str] | None = None) -> dict[str, dict]:
         with closing(self._connect(create=False)) as con:
-            cur = con.execute("SELECT symbol, name, included, passed, rank, score, failed, missing FROM rows WHERE run_id = ?",
-                              (run_id,))
+            sql = "SELECT symbol, name, included, passed, rank, score, failed, missing FROM rows WHERE run_id = ?"
+            if also is None:
+                cur = con.execute(sql, (run_id,))
+            else:
+                cur = con.execute(sql + " AND (included OR symbol IN (SELECT value FROM json_each(?)))",
+                                  (run_id, json.dumps(list(also))))
             decoded: dict[str, list] = {}  # a few distinct lists repeat across a million rows
 
             def names(text: str) -> list:
@@ -208,9 +214,15 @@ class History:
         return compare(self._rows(before), self._rows(after), runs[before], runs[after])
 
 
-def rows_of(result) -> dict[str, dict]:
-    """A result's members in the shape the history stores (for diffs before recording)."""
-    v = result.verdicts.select("symbol", "name", "included", "passed", "rank", "score", "failed", "missing",
+def rows_of(result, also: list[str] | None = None) -> dict[str, dict]:
+    """A result's members in the shape the history stores (for diffs before recording). With
+    `also`, only the watchlist plus those symbols (see `History.rows`)."""
+    import polars as pl
+
+    v = result.verdicts
+    if also is not None:
+        v = v.filter(pl.col("included") | pl.col("symbol").is_in(pl.Series(list(also), dtype=pl.String).implode()))
+    v = v.select("symbol", "name", "included", "passed", "rank", "score", "failed", "missing",
                                "components")
     out = {}
     for r in v.to_dicts():
@@ -243,7 +255,9 @@ def _stored_rows(result) -> list[tuple]:
 def compare(old: dict[str, dict], new: dict[str, dict], before: Run | None = None, after: Run | None = None,
             top: int | None = None) -> Changes:
     """Entered, left and moved between two sets of recorded rows, each with its reason.
-    `top` is the new run's top N (default: `after.top`)."""
+    `top` is the new run's top N (default: `after.top`). Only rows included on either side are
+    read, so each side may be cut to its watchlist plus the other side's (`History.rows(also=)`,
+    `rows_of(also=)`): a whole-market diff then touches hundreds of rows, not millions."""
     entered, left, moved = [], [], []
     top = top if top is not None else (after.top if after else None)
     for sym, n in new.items():

@@ -507,3 +507,18 @@ def test_xlsx_helpers():
     assert number_format("peg_fy1") == "0.0" and number_format("revision_1m") == "0.0%"
     assert number_format("market_cap") == "#,##0" and number_format("name") is None
     assert naive_utc(GENERATED) == datetime(2026, 11, 26, 8, 30)
+
+
+def test_json_payload_text_is_the_same_data_with_one_line_per_row():
+    import json
+
+    from screener.report import dumps_payload
+
+    payload = {"rule": "r.toml", "rows": [{"rank": 1, "symbol": "603019.SH", "name": "中科曙光", "themes": ["a"]}],
+               "excluded": [{"symbol": "0020.HK", "failed": ["growing"], "reason": "failed growing"}],
+               "data": {"notice": None, "dates": [1, 2]}, "warnings": []}
+    text = dumps_payload(payload)
+    assert json.loads(text) == payload
+    assert '    {"rank": 1, "symbol": "603019.SH", "name": "中科曙光", "themes": ["a"]}' in text.splitlines()
+    assert json.loads(dumps_payload([payload, payload])) == [payload, payload]
+    assert json.loads(dumps_payload([])) == []

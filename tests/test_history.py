@@ -256,3 +256,22 @@ def test_sigkill_mid_write_leaves_earlier_exports_and_history_intact(tmp_path):
         finally:
             con.close()
     assert kills >= 3, f"only {kills} runs were killed ({finished} finished first): the test proved nothing"
+
+
+@pytest.mark.parametrize("rule", ["esg_compute_leaders", "ai_compute_garp", "quantum_pure_plays"])
+def test_a_diff_read_from_the_two_watchlists_equals_the_diff_of_every_member(sample, cli, rule):
+    """publish reads only each run's watchlist plus the other's from the history (a whole-market
+    diff would otherwise load millions of rows): the changes must be those of the full tables."""
+    from screener.history import History, compare
+
+    published = [run_json(cli, sample, rule, "--as-of", d) for d in ("2026-06-30", "2026-09-30", "2026-11-26")]
+    h = History(sample / "watchlists")
+    runs = {r.run_id: r for r in h.runs(rule)}
+    for a, b, run in zip((1, 2), (2, 3), published[1:]):
+        full = compare(h.rows(a), h.rows(b), runs[a], runs[b])
+        old = h.rows(a, also=[s for s, r in h.rows(b).items() if r["included"]])
+        new = h.rows(b, also=[s for s, r in old.items() if r["included"]])
+        assert len(old) < len(h.rows(a)) or all(r["included"] for r in old.values())
+        assert compare(old, new, runs[a], runs[b]).to_dict() == full.to_dict()
+        assert {k: run["changes"][k] for k in ("entered", "left", "moved")} == \
+            {k: full.to_dict()[k] for k in ("entered", "left", "moved")}
