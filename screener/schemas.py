@@ -3,7 +3,7 @@
 Files are read as text (every column a string) and checked cell by cell before anything is
 converted, so a bad cell is reported as `consensus.csv:18: row 17, column eps: 'n/a' is not a
 number` instead of silently becoming null. `to_typed` converts a checked frame to real dtypes.
-pandera is imported only inside `validate` (it costs ~0.5 s of start-up).
+pandera is imported only when a check runs, without pandas where it can (`pandera_import`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import polars as pl
 
 from screener.fields import EXPOSURE_LEVELS
 from screener.grades import GRADE_REGEX, SCORED_GRADE_REGEX
+from screener.pandera_import import with_pandera
 from screener.problems import Problem, suggestion
 
 SYMBOL_PATTERN = (
@@ -99,8 +100,10 @@ def _cell_ok(col: Col, strip: bool = True, cells: pl.Expr | None = None) -> pl.E
 
 def validate(kind: str, frame: pl.DataFrame, path: str) -> list[Problem]:
     """Every problem in one text frame of `kind` ('consensus', 'universe', ...), none if clean."""
-    import pandera.polars as pa
+    return with_pandera(lambda pa: _validate(pa, kind, frame, path))
 
+
+def _validate(pa, kind: str, frame: pl.DataFrame, path: str) -> list[Problem]:
     columns, unique = SPECS[kind]
     problems: list[Problem] = []
     known = [c.name for c in columns]
@@ -232,8 +235,10 @@ def check_typed(kind: str, frame: pl.DataFrame) -> bool:
     polars query per file, which is what makes checking millions of rows cheap. It answers only
     "clean or not": on False, `validate` on the text reports each problem with its line. The key
     is compared by 64-bit hash, so a (vanishingly rare) collision only costs that detour."""
-    import pandera.polars as pa
+    return with_pandera(lambda pa: _check_typed(pa, kind, frame))
 
+
+def _check_typed(pa, kind: str, frame: pl.DataFrame) -> bool:
     columns, unique = SPECS[kind]
     dtypes = read_dtypes(kind)
     present = [c for c in columns if c.name in frame.columns]
@@ -304,15 +309,15 @@ def to_typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-
-
 def validate_jobs(jobs: list[dict], path: str, text: str) -> list[Problem]:
     """Check config.toml's `[[jobs]]` as a table: one row per job, a unique name, a cron and at
     least one rule each."""
-    import pandera.polars as pa
-
     if not jobs:
         return []
+    return with_pandera(lambda pa: _validate_jobs(pa, jobs, path, text))
+
+
+def _validate_jobs(pa, jobs: list[dict], path: str, text: str) -> list[Problem]:
     lines = text.splitlines()
     job_lines = [i + 1 for i, line in enumerate(lines) if line.strip().startswith("[[jobs]]")]
     frame = pl.DataFrame({
