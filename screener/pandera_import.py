@@ -1,10 +1,11 @@
 """pandera, imported without pandas when that is safe.
 
 pandera imports pandas whenever pandas is installed (about 0.45 s with its first validation:
-most of a cold `screener run`), though its polars API uses none of it; likewise hypothesis, for
-data synthesis we never use (70 ms where the test extra is installed). pandera supports running
-without either, so the first validation in the main thread runs with both hidden: pandera's own
-import then takes its pandas-free path. Anything that imports them later gets them as usual.
+most of a cold `screener run`), though its polars API uses none of it; likewise numpy (80 ms),
+and hypothesis, for data synthesis we never use (70 ms where the test extra is installed).
+pandera supports running without them, so the first validation in the main thread runs with them
+hidden: pandera's own import then takes its pandas-free path. Anything that imports them later
+gets them as usual.
 
 Only the main thread does this (the finder is process-wide; a worker thread might be importing
 pandas for its own reasons), only before anything has imported pandas, and only once. If pandera
@@ -22,11 +23,11 @@ T = TypeVar("T")
 _settled = False
 
 
-_HIDDEN = ("pandas", "hypothesis")
+_HIDDEN = ("pandas", "hypothesis", "numpy")
 
 
 class _HidePandas(MetaPathFinder):
-    """Answers "no such module" for pandas and hypothesis (consulted only for modules not yet imported)."""
+    """Answers "no such module" for `_HIDDEN` (consulted only for modules not yet imported)."""
 
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in _HIDDEN:

@@ -25,12 +25,12 @@ def test_checks_run_without_importing_pandas_and_pandas_still_imports_afterwards
         from screener import schemas
         good = pl.DataFrame({"symbol": ["603019.SH"], "close": [52.1], "currency": ["CNY"], "as_of": ["2026-11-20"]})
         bad = pl.DataFrame({"symbol": ["603019"], "close": ["x"], "currency": ["CNY"], "as_of": ["2026-11-20"]})
-        print(schemas.check_typed("prices", good), "pandas" in sys.modules)
+        print(schemas.check_typed("prices", good), "pandas" in sys.modules, "numpy" in sys.modules)
         print(len(schemas.validate("prices", bad, "prices.csv")), "pandas" in sys.modules)
         import pandas
-        print(pandas.DataFrame({"a": [1]}).shape[0])
+        print(pandas.DataFrame({"a": [1]}).shape[0], good["close"].to_numpy().sum())
     """)
-    assert out == ["True", "False", "2", "False", "1"]
+    assert out == ["True", "False", "False", "2", "False", "1", "52.1"]
 
 
 def test_if_pandera_needs_pandas_after_all_it_is_imported_the_ordinary_way():
