@@ -196,7 +196,7 @@ def _fast_typed(kind: str, path: Path) -> pl.DataFrame | None:
     This is the path every clean file takes; it skips the all-text frame of the careful path,
     which costs several times the memory and time on large files."""
     if path.suffix.lower() == ".parquet":
-        return None  # typed already, but checked as text so that its cells are judged as a CSV's would be
+        return _fast_typed_parquet(kind, path)
     dtypes = schemas.read_dtypes(kind)
     try:
         names = pl.read_csv(path, n_rows=0, infer_schema=False).columns
@@ -206,6 +206,26 @@ def _fast_typed(kind: str, path: Path) -> pl.DataFrame | None:
         if not wanted:
             return None
         frame = pl.read_csv(path, infer_schema=False, columns=wanted, schema_overrides={n: dtypes[n] for n in wanted})
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+    if not schemas.check_typed(kind, frame):
+        return None
+    return schemas.finish_typed(kind, frame)
+
+
+def _fast_typed_parquet(kind: str, path: Path) -> pl.DataFrame | None:
+    """A Parquet file whose known columns already have the typed dtypes (String, Float64, Int64,
+    Boolean, Date), checked as a parsed CSV would be; None for any other dtype (Float32, Int32,
+    Datetime ...: the text path converts those)."""
+    expected = schemas.typed_schema(kind)
+    try:
+        schema = pl.read_parquet_schema(path)
+        if any(n != n.strip() for n in schema):
+            return None
+        wanted = [n for n in schema if n in expected]
+        if not wanted or any(schema[n] != expected[n] for n in wanted):
+            return None
+        frame = pl.read_parquet(path, columns=wanted)
     except (pl.exceptions.PolarsError, OSError, ValueError):
         return None
     if not schemas.check_typed(kind, frame):

@@ -202,7 +202,7 @@ def read_dtypes(kind: str) -> dict[str, pl.DataType]:
 _FEW_VALUES = ("currency", "date", "grade", "choice")
 
 
-def _clean_cell(col: Col) -> pl.Expr:
+def _clean_cell(col: Col, typed_date: bool = False) -> pl.Expr:
     """True when every cell of a column parsed straight to its dtype is what the text path would
     accept unchanged (one boolean for the column).
 
@@ -212,13 +212,12 @@ def _clean_cell(col: Col) -> pl.Expr:
     c = pl.col(col.name).unique() if few else pl.col(col.name)
     if col.type == "number":
         ok = c.is_finite()
-    elif col.type in ("int", "bool"):
+    elif col.type in ("int", "bool") or typed_date:  # a Date column (from Parquet) is a date already
         ok = pl.lit(True)
-    elif col.type in ("symbol", "currency", "choice", "date"):
-        # anchored patterns and exact choices admit no blanks around; a date that parses with a
-        # blank before it types as the text path's stripped one does
-        ok = _cell_ok(col, strip=False, cells=c)
-    else:  # grade, text
+    elif col.type in ("symbol", "currency", "choice"):
+        ok = _cell_ok(col, strip=False, cells=c)  # anchored patterns and exact choices admit no blanks around
+    else:  # date, grade, text: blanks around would be stripped by the text path (and a date with a
+        # blank before it still parses, but is another key than the same date without)
         ok = _cell_ok(col, strip=False, cells=c) & c.str.contains(r"^\S(?:.*\S)?$")
     if col.positive:
         ok = ok & (c > 0)
@@ -228,8 +227,9 @@ def _clean_cell(col: Col) -> pl.Expr:
 
 
 def check_typed(kind: str, frame: pl.DataFrame) -> bool:
-    """Check a frame read with `read_dtypes(kind)` with pandera: column dtypes, required columns,
-    nulls, every cell's format, the unique key. True when all pass.
+    """Check a frame read with `read_dtypes(kind)` (or from Parquet, with real Date columns) with
+    pandera: column dtypes, required columns, nulls, every cell's format, the unique key. True
+    when all pass.
 
     This is the schema of `validate` restated over typed columns and evaluated as one parallel
     polars query per file, which is what makes checking millions of rows cheap. It answers only
@@ -242,7 +242,9 @@ def _check_typed(pa, kind: str, frame: pl.DataFrame) -> bool:
     columns, unique = SPECS[kind]
     dtypes = read_dtypes(kind)
     present = [c for c in columns if c.name in frame.columns]
-    cells = [_clean_cell(c).alias(c.name) for c in present]
+    typed_dates = {c.name for c in present if c.type == "date" and frame.schema[c.name] == pl.Date}
+    dtypes.update({name: pl.Date for name in typed_dates})
+    cells = [_clean_cell(c, c.name in typed_dates).alias(c.name) for c in present]
     if kind == "universe":
         cells.append((pl.col("symbol").str.starts_with("PRIVATE:") & pl.col("listed")).any().not_().alias("_private"))
     keys = [k for k in unique if k in frame.columns]
@@ -281,7 +283,7 @@ def finish_typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
     for col in columns:
         if col.name not in frame.columns:
             exprs.append(pl.lit(None, dtype=typed_schema(kind)[col.name]).alias(col.name))
-        elif col.type == "date":
+        elif col.type == "date" and frame.schema[col.name] != pl.Date:
             exprs.append(pl.col(col.name).str.to_date("%Y-%m-%d"))
         else:
             exprs.append(pl.col(col.name))

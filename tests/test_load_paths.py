@@ -154,3 +154,52 @@ def test_an_unchanged_file_is_not_hashed_again_and_an_edited_one_is(tmp_path, mo
     second = FileStamp.of(path, "t.csv")
     assert len(calls) == 2 and second.digest != first.digest
     assert load_checked("prices", path, "t.csv", second).collect()["close"].to_list() == [99.5]
+
+
+@pytest.mark.parametrize("kind,rel", SAMPLE_FILES)
+def test_a_typed_parquet_copy_takes_the_fast_path_and_types_as_the_text_path_does(tmp_path, kind, rel):
+    typed = text_path(kind, REPO / rel)[1]
+    path = tmp_path / f"{kind}.parquet"
+    typed.write_parquet(path)
+    fast = _fast_typed(kind, path)
+    assert fast is not None
+    assert fast.equals(text_path(kind, path)[1])
+
+
+def test_parquet_with_other_dtypes_or_bad_values_goes_down_the_text_path(tmp_path):
+    path = tmp_path / "prices.parquet"
+    pl.DataFrame({"symbol": ["600000.SH"], "close": [10.5], "currency": ["CNY"],
+                  "as_of": ["2026-03-31"]}).write_parquet(path)  # a date as text
+    assert _fast_typed("prices", path) is None
+    assert load_checked("prices", path, "p.parquet").collect()["as_of"].to_list()[0].isoformat() == "2026-03-31"
+    from datetime import date
+    pl.DataFrame({"symbol": ["600000.SH"], "close": [-1.0], "currency": ["CNY"],
+                  "as_of": [date(2026, 3, 31)]}).write_parquet(path)
+    assert _fast_typed("prices", path) is None
+    with pytest.raises(InputError, match="must be greater than 0"):
+        load_checked("prices", path, "p.parquet")
+
+
+ESG_CLEAN = [["600000.SH", "0020.HK", "IONQ.US"], ["绿发信评", "华证"], ["AA+pi", "A", "BBB-", "85.98(AAA)"],
+             ["2026-03-31", "2026-06-30"]]
+ESG_ODD = [[" 600000.SH", ""], [" 华证", "", "华证 "], ["aa", " A", "Z", "", "85.98 (AAA)", "A pi"],
+           [" 2026-03-31", "2026-03-31 ", "", "2026/03/31"]]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(*[st.sampled_from(c) for c in ESG_CLEAN]), min_size=1, max_size=6,
+                     unique_by=lambda r: (r[0], r[1], r[3])),
+       odd=st.none() | st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 5)))
+def test_the_fast_path_never_disagrees_with_the_text_path_on_ratings(tmp_path, rows, odd):
+    cells = [list(r) for r in rows]
+    if odd is not None:
+        row, col, pick = odd
+        cells[row % len(cells)][col] = ESG_ODD[col][pick % len(ESG_ODD[col])]
+    path = write(tmp_path, "symbol,rater,rating,as_of", [",".join(r) for r in cells])
+    fast = _fast_typed("esg", path)
+    errors, slow = text_path("esg", path)
+    if fast is not None:
+        assert errors == [], f"fast path accepted what the text path rejects: {errors}"
+        assert fast.equals(slow), f"typed differently:\n{fast}\n{slow}"
+    elif odd is None:
+        pytest.fail("a clean table left the fast path")
