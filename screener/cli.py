@@ -148,7 +148,7 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_pa
         payloads = []
         for r in results:
             p = published.get(r.screen.path)
-            payload = result_payload(r)
+            payload = result_payload(r, for_writing=True)
             payload["exports"] = list(p.files) if p else []
             payload["run_id"] = p.run_id if p else None
             payload["identical_to"] = p.identical_to if p else None

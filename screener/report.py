@@ -36,8 +36,16 @@ def watchlist_table(result: ScreenResult) -> pl.DataFrame:
     return inc.select(cols)
 
 
-def result_payload(result: ScreenResult, generated_at: datetime | None = None) -> dict:
-    """DESIGN.md's `run --json` shape: {"rule", "as_of", "rows": [...], "excluded": [...]} plus context."""
+class EncodedJSON(list):
+    """JSON texts already encoded, one per element, which `dumps_payload` writes as they are."""
+
+
+def result_payload(result: ScreenResult, generated_at: datetime | None = None, for_writing: bool = False) -> dict:
+    """DESIGN.md's `run --json` shape: {"rule", "as_of", "rows": [...], "excluded": [...]} plus context.
+
+    `for_writing=True` (the JSON writers) gives `excluded` as `EncodedJSON` made by polars: a
+    whole-market screen has a million excluded members, and making a Python dict of each costs
+    more than the screen. `dumps_payload` writes either form."""
     screen = result.screen
     rows = []
     fields = shown_fields(result)
@@ -62,7 +70,7 @@ def result_payload(result: ScreenResult, generated_at: datetime | None = None) -
         "members": result.frame.height,
         "passed": int(result.frame["_passed"].sum()),
         "rows": rows,
-        "excluded": excluded_entries(result),
+        "excluded": excluded_json(result) if for_writing else excluded_entries(result),
         "warnings": list(result.warnings),
     }
 
@@ -113,6 +121,13 @@ def excluded_entries(result: ScreenResult) -> list[dict]:
             .select("symbol", "name", "failed", "missing", "reason").to_dicts())
 
 
+def excluded_json(result: ScreenResult) -> EncodedJSON:
+    """`excluded_entries` as JSON texts, one per member, encoded by polars."""
+    entry = pl.struct("symbol", "name", "failed", "missing", "reason").struct.json_encode()
+    texts = result.verdicts.filter(pl.col("included").not_()).select(entry.alias("j"))["j"]
+    return EncodedJSON(texts.to_list())
+
+
 def exclusion_counts(result: ScreenResult) -> dict[str, int]:
     """How many members each filter removed (a member failing two filters counts in both);
     "below top" for passers cut by `top`. In the rule's order, "unlisted" first, "below top" last."""
@@ -138,7 +153,8 @@ def dumps_payload(payload, level: int = 0) -> str:
     parts = []
     for key, value in payload.items():
         if key in ("rows", "excluded") and isinstance(value, list) and value:
-            lines = ",\n".join(inner + "  " + json.dumps(v, ensure_ascii=False) for v in value)
+            encode = str if isinstance(value, EncodedJSON) else (lambda v: json.dumps(v, ensure_ascii=False))
+            lines = ",\n".join(inner + "  " + encode(v) for v in value)
             text = "[\n" + lines + "\n" + inner + "]"
         else:
             text = json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + inner)

@@ -522,3 +522,19 @@ def test_json_payload_text_is_the_same_data_with_one_line_per_row():
     assert '    {"rank": 1, "symbol": "603019.SH", "name": "中科曙光", "themes": ["a"]}' in text.splitlines()
     assert json.loads(dumps_payload([payload, payload])) == [payload, payload]
     assert json.loads(dumps_payload([])) == []
+
+
+def test_excluded_members_encoded_by_polars_read_back_as_the_entries(sample):
+    import json
+    from datetime import date
+
+    from screener import api
+    from screener.config import load_config
+    from screener.report import dumps_payload, excluded_entries, result_payload
+
+    config = load_config(sample / "config.toml")
+    for rule in ("esg_compute_leaders", "ai_compute_garp", "bci_listed_exposure"):
+        (result,) = api.run(config, api.load_screens(config, [rule]), date(2026, 11, 26))
+        written = json.loads(dumps_payload(result_payload(result, for_writing=True)))
+        assert written["excluded"] == excluded_entries(result) and written["excluded"]
+        assert written == json.loads(json.dumps(result_payload(result) | {"generated_at": written["generated_at"]}))

@@ -6,7 +6,7 @@ from screener.report import dumps_payload, result_payload
 
 
 def render(ctx) -> bytes:
-    payload = result_payload(ctx.result, ctx.generated_at)
+    payload = result_payload(ctx.result, ctx.generated_at, for_writing=True)
     if ctx.changes is not None:
         payload["changes"] = ctx.changes.to_dict()
     return (dumps_payload(payload) + "\n").encode("utf-8")
