@@ -1,8 +1,11 @@
 """Schemas of every input file, checked with pandera, reported as `Problem`s.
 
-Files are read as text (every column a string) and checked cell by cell before anything is
-converted, so a bad cell is reported as `consensus.csv:18: row 17, column eps: 'n/a' is not a
-number` instead of silently becoming null. `to_typed` converts a checked frame to real dtypes.
+Two ways to check one schema. `validate` checks a text frame (every column a string) cell by
+cell before anything is converted, so a bad cell is reported as `consensus.csv:18: row 17, column
+eps: 'n/a' is not a number` instead of silently becoming null; `to_typed` then converts it.
+`check_typed` checks a frame parsed straight to dtypes, as whole columns, and only says whether it
+is clean: the fast path for the usual, clean file (`data.load_checked` takes the text path when it
+is not).
 pandera is imported only when a check runs, without pandas where it can (`pandera_import`).
 """
 
@@ -251,7 +254,8 @@ def _check_typed(pa, kind: str, frame: pl.DataFrame) -> bool:
     if len(keys) == len(unique):
         # one 64-bit hash per row from the key columns' own hashes (a third of hashing a struct)
         row_hash = pl.col(keys[0]).hash()
-        for k, factor in zip(keys[1:], (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)):
+        for i, k in enumerate(keys[1:], start=1):  # an odd multiplier per position: (a, b) and (b, a) differ
+            factor = (0x9E3779B97F4A7C15 * (2 * i + 1)) & 0xFFFFFFFFFFFFFFFF | 1
             row_hash = row_hash ^ (pl.col(k).hash() * pl.lit(factor, dtype=pl.UInt64))
         cells.append((row_hash.n_unique() == pl.len()).alias("_unique"))
 
