@@ -78,6 +78,36 @@ def cache_dir() -> Path | None:
     return Path(base) / "theme-screener"
 
 
+#: cache entries (typed tables, digest memos) unused for this long are removed
+CACHE_KEEP_DAYS = 14
+
+
+def _mark_used(entry: Path) -> None:
+    try:
+        os.utime(entry)
+    except OSError:
+        pass
+
+
+def prune_cache(folder: Path, keep_days: float = CACHE_KEEP_DAYS) -> int:
+    """Remove cache entries not used for `keep_days` (a file is marked used each time it is read).
+    Called after a new table is cached, so the folder stays bounded however often data changes.
+    Returns how many files went; errors (another process got there first) are ignored."""
+    import time
+
+    limit = time.time() - keep_days * 86400
+    removed = 0
+    for pattern in ("*.parquet", "digests/*"):
+        for entry in folder.glob(pattern):
+            try:
+                if entry.stat().st_mtime < limit:
+                    entry.unlink()
+                    removed += 1
+            except OSError:
+                pass
+    return removed
+
+
 @dataclass(frozen=True)
 class FileStamp:
     """What a file held when it was hashed: its SHA-256 and the stat fields that change with it."""
@@ -128,6 +158,7 @@ def _read_memo(memo: Path | None) -> bytes | None:
         digest = memo.read_bytes()
     except OSError:
         return None
+    _mark_used(memo)
     return digest if len(digest) == 32 else None
 
 
@@ -160,6 +191,7 @@ def load_checked(kind: str, path: Path, shown: str, stamp: FileStamp | None = No
     if cached is not None and cached.is_file():
         try:
             if dict(pl.read_parquet_schema(cached)) == schemas.typed_schema(kind):
+                _mark_used(cached)
                 return pl.scan_parquet(cached)
         except (pl.exceptions.PolarsError, OSError):
             pass  # a damaged cache entry is checked again and rewritten
@@ -183,6 +215,7 @@ def load_checked(kind: str, path: Path, shown: str, stamp: FileStamp | None = No
 
             with atomic_path(cached) as tmp:
                 typed.write_parquet(tmp)
+            prune_cache(folder)
         except OSError:
             pass  # a read-only home is no reason to fail a screen
     return typed.lazy()

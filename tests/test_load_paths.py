@@ -197,3 +197,30 @@ ESG_ODD = [[" 600000.SH", ""], [" 华证", "", "华证 "], ["aa", " A", "Z", "",
        odd=st.none() | st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 5)))
 def test_the_fast_path_never_disagrees_with_the_text_path_on_ratings(tmp_path, rows, odd):
     assert_paths_agree(tmp_path, "esg", "symbol,rater,rating,as_of", rows, odd, ESG_ODD)
+
+
+def test_cache_entries_unused_for_two_weeks_go_when_a_new_table_is_cached(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from screener.data import CACHE_KEEP_DAYS, FileStamp
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SCREENER_CACHE_DIR", str(cache))
+    used = write(tmp_path, "symbol,close,currency,as_of", ["600000.SH,10.5,CNY,2026-03-31"])
+    load_checked("prices", used, "p.csv")
+    entries = sorted(cache.glob("*.parquet")) + sorted((cache / "digests").glob("*"))
+    assert len(entries) == 2
+    old = time.time() - (CACHE_KEEP_DAYS + 1) * 86400
+    for e in entries:
+        os.utime(e, (old, old))
+    load_checked("prices", used, "p.csv", FileStamp.of(used, "p.csv"))  # a hit marks both used again
+    stale = cache / ("0" * 64 + ".parquet")
+    stale.write_bytes(b"not used for weeks")
+    os.utime(stale, (old, old))
+    other = tmp_path / "q.csv"
+    other.write_text("symbol,close,currency,as_of\n000001.SZ,9.5,CNY,2026-03-31\n", encoding="utf-8")
+    load_checked("prices", other, "q.csv")  # a new entry: the cache is pruned
+    assert not stale.exists()
+    assert all(e.exists() for e in entries)
+    assert len(list(cache.glob("*.parquet"))) == 2
