@@ -197,11 +197,7 @@ def load_checked(kind: str, path: Path, shown: str, stamp: FileStamp | None = No
             pass  # a damaged cache entry is checked again and rewritten
     typed = _fast_typed(kind, path)
     if typed is None:  # not clean as it stands: the careful text path says what is wrong, or fixes blanks
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            raise InputError([Problem("unreadable", f"cannot read the file: {e.strerror or e}", shown)]) from None
-        text = read_text_table(path, shown, raw)
+        text = read_text_table(path, shown)
         errors = [p for p in schemas.validate(kind, text, shown) if p.severity == "error"]
         if errors:
             raise InputError(errors)
