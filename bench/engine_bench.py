@@ -9,7 +9,7 @@ must be ignored), fields, filters, percentile-rank normalisation over the passer
 order by score then symbol, top 50. `engine` is screener's own path with the checked-table cache
 off (every file parsed as text and checked with pandera at every run); `engine-cached` is the same
 with the cache warm (checked, typed Parquet copies keyed by content: what repeated runs see).
-`validation` times the pandera checks the engine runs on clean files (`screener.schemas.check_typed`,
+`validation` times the pandera checks the engine runs on clean files (`screener.data.schemas.check_typed`,
 every file, the CSV parse before them not counted).
 The screen: filters `esg_rating >= 'A'`, `eps_fy1 > 0`, `eps_growth_fy1 >= 0.05 and pe_fy1 < 60`,
 `revision_3m > -0.1`; scores growth 0.4, ESG 0.2, exposure 0.2, P/E 0.2 lower-is-better; top 50.
@@ -50,8 +50,8 @@ def way_engine(root: Path):
     """load_snapshot (checked with pandera unless cached) + universe + run_screen + included."""
     from screener import api
     from screener.config import load_config
-    from screener.data import load_members, load_snapshot
-    from screener.engine import run_screen
+    from screener.data.snapshot import load_members, load_snapshot
+    from screener.engine.screen import run_screen
 
     config = load_config(root / "config.toml")
     (screen,) = api.load_screens(config, [str(root / "rules" / "bench.toml")])
@@ -219,7 +219,7 @@ def way_validation(root: Path):
     `engine`. Returns the seconds spent checking."""
     import polars as pl
 
-    from screener import schemas
+    from screener.data import schemas
 
     spent = 0.0
     for kind, path in (("universe", root / "universes" / "bench.csv"), ("consensus", root / "data" / "consensus.csv"),

@@ -25,11 +25,13 @@ os.environ["SCREENER_CACHE_DIR"] = str(Path(sys.argv[1]) / ".cache") if CACHED e
 
 import polars as pl  # noqa: E402
 
-from screener import api, schemas  # noqa: E402
+from screener import api  # noqa: E402
+
+from screener.data import schemas
 from screener.config import load_config  # noqa: E402
-from screener.data import FileStamp, load_members, load_snapshot  # noqa: E402
-from screener.derive import derive_fields  # noqa: E402
-from screener.engine import KEY_FIELDS, _apply  # noqa: E402
+from screener.data.snapshot import FileStamp, load_members, load_snapshot  # noqa: E402
+from screener.engine.derive import derive_fields  # noqa: E402
+from screener.engine.screen import KEY_FIELDS, _apply  # noqa: E402
 
 AS_OF = date(2026, 6, 30)
 
@@ -69,7 +71,7 @@ def main(root: Path) -> None:
         print(f"{label:<{width}}  {s:7.3f} s")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
-    from screener.derive import PRICES_SCHEMA, _asof, _consensus_fields, _newest, esg_fields
+    from screener.engine.derive import PRICES_SCHEMA, _asof, _consensus_fields, _newest, esg_fields
 
     parts = [
         ("consensus fields without revisions", lambda: _consensus_fields(snap.get("consensus"), AS_OF, ()).collect()),

@@ -25,13 +25,13 @@ _WHERE = {
     "load_config": "screener.config",
     "InputError": "screener.problems",
     "Problem": "screener.problems",
-    "Screen": "screener.rule",
-    "load_rule": "screener.rule",
-    "ScreenResult": "screener.engine",
-    "run_screen": "screener.engine",
+    "Screen": "screener.rules.rule",
+    "load_rule": "screener.rules.rule",
+    "ScreenResult": "screener.engine.screen",
+    "run_screen": "screener.engine.screen",
     "check_rules": "screener.api",
     "explain": "screener.api",
-    "load_snapshot": "screener.data",
+    "load_snapshot": "screener.data.snapshot",
 }
 
 

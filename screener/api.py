@@ -12,7 +12,7 @@ from pathlib import Path
 
 from screener.config import Config
 from screener.problems import InputError, Problem, suggestion
-from screener.rule import Screen, load_rule
+from screener.rules.rule import Screen, load_rule
 
 
 def today(config: Config) -> date:
@@ -76,14 +76,14 @@ def load_screens(config: Config, args) -> list[Screen]:
 
 
 def load_data(config: Config, folder: Path | None = None):
-    from screener.data import load_snapshot
+    from screener.data.snapshot import load_snapshot
 
     return load_snapshot(folder or config.data_dir, config.display)
 
 
 def run(config: Config, screens: list[Screen], as_of: date, snapshot=None):
     """Run each screen as of `as_of` over one snapshot (read once)."""
-    from screener.engine import run_screen
+    from screener.engine.screen import run_screen
 
     snapshot = snapshot or load_data(config)
     return [run_screen(s, config, snapshot, as_of) for s in screens]
@@ -91,7 +91,7 @@ def run(config: Config, screens: list[Screen], as_of: date, snapshot=None):
 
 def explain(config: Config, screen: Screen, query: str, as_of: date, snapshot=None):
     """Why `query` (a symbol, a bare code, or a name) is in or out of `screen`'s result."""
-    from screener.explain import explain_row
+    from screener.engine.explain import explain_row
 
     (result,) = run(config, [screen], as_of, snapshot)
     symbol = find_symbol(config, screen, result.frame, query)
@@ -117,7 +117,7 @@ def find_symbol(config: Config, screen: Screen, frame, query: str) -> str:
         if len(hits) > 1:
             raise InputError([Problem("ambiguous-symbol", f"`{q}` matches {', '.join(hits)}", hint="write the full symbol")])
     # in another universe?
-    from screener.data import load_members
+    from screener.data.snapshot import load_members
 
     others = [u for u in known_universes(config) if u not in screen.universes]
     if others:
@@ -148,7 +148,7 @@ def universe_table(config: Config, name: str, as_of: date | None = None):
     """One universe's members with `esg_rating` where the snapshot knows it."""
     import polars as pl
 
-    from screener.data import load_universe
+    from screener.data.snapshot import load_universe
 
     known = known_universes(config)
     if name not in known:
@@ -162,7 +162,7 @@ def universe_table(config: Config, name: str, as_of: date | None = None):
     except InputError:
         esg = None
     if esg is not None:
-        from screener.derive import esg_fields
+        from screener.engine.derive import esg_fields
 
         ratings = esg_fields(esg, as_of or today(config), config.esg_raters).select(
             "symbol", pl.col("esg_rating").cast(pl.String), "esg_rater").collect()
@@ -173,7 +173,7 @@ def universe_table(config: Config, name: str, as_of: date | None = None):
 
 def universe_summary(config: Config) -> list[dict]:
     """Every universe with its member counts; a bad file is reported, not skipped."""
-    from screener.data import load_universe
+    from screener.data.snapshot import load_universe
 
     out, problems = [], []
     for name in known_universes(config):
@@ -195,8 +195,8 @@ def check_data(config: Config, folder: Path | None = None) -> dict[str, list[Pro
 
     Returns {file shown to the user: problems}; files with no problem map to [].
     """
-    from screener.data import check_snapshot, read_text_table, snapshot_files
-    from screener import schemas
+    from screener.data.snapshot import check_snapshot, read_text_table, snapshot_files
+    from screener.data import schemas
 
     results: dict[str, list[Problem]] = {}
     target = folder or config.data_dir
@@ -214,7 +214,7 @@ def check_data(config: Config, folder: Path | None = None) -> dict[str, list[Pro
                 results[shown] = schemas.validate("universe", frame, shown)
             except InputError as e:
                 results[shown] = list(e.problems)
-        from screener.jobs import load_jobs
+        from screener.schedule.jobs import load_jobs
 
         shown = config.display(config.path)
         try:
@@ -233,7 +233,7 @@ class Published:
     run_id: int | None
     identical_to: int | None
     files: tuple[str, ...]
-    changes: object | None  # screener.history.Changes
+    changes: object | None  # screener.outputs.history.Changes
     error: str | None = None
 
 
@@ -255,8 +255,8 @@ def publish(config: Config, results, formats: list[str], out_dir: Path | None = 
 
     from filelock import FileLock, Timeout
 
-    from screener.export import ExportContext, export, rule_folder
-    from screener.history import History, compare, rows_of
+    from screener.outputs.export import ExportContext, export, rule_folder
+    from screener.outputs.history import History, compare, rows_of
 
     out = Path(out_dir) if out_dir else config.out_dir
     history = History(out)
@@ -311,14 +311,14 @@ def publish(config: Config, results, formats: list[str], out_dir: Path | None = 
 
 def history_runs(config: Config, rule: str, out_dir: Path | None = None):
     """The recorded runs of a rule (a file path or a name in rules/), oldest first."""
-    from screener.history import History
+    from screener.outputs.history import History
 
     return History(Path(out_dir) if out_dir else config.out_dir).runs(_stem(config, rule))
 
 
 def history_diff(config: Config, rule: str, before: int | None = None, after: int | None = None,
                  out_dir: Path | None = None):
-    from screener.history import History
+    from screener.outputs.history import History
 
     return History(Path(out_dir) if out_dir else config.out_dir).diff(_stem(config, rule), before, after)
 
@@ -331,8 +331,8 @@ def _stem(config: Config, rule: str) -> str:
 def refresh_data(config: Config, into: Path, as_of: date, provider: str | None = None,
                  universes: list[str] | None = None):
     """Fetch live data for the listed members of the universes (all by default) into `into`."""
-    from screener.data import load_universe
-    from screener.providers.refresh import refresh
+    from screener.data.snapshot import load_universe
+    from screener.data.providers.refresh import refresh
 
     names = universes or known_universes(config)
     unknown = [u for u in names if u not in known_universes(config)]

@@ -122,7 +122,7 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_pa
     """Screen RULE... (files, or names in rules/): print the ranked watchlist, write exports and
     record the run in the history (<out>/history.sqlite)."""
     from screener import api
-    from screener.export import FORMATS
+    from screener.outputs.export import FORMATS
 
     config = _config(ctx, config_path)
     day = _as_of(config, as_of)
@@ -143,7 +143,7 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_pa
             published[p.rule] = p
     failed = [p for p in published.values() if p.error]
     if as_json:
-        from screener.report import result_payload
+        from screener.outputs.report import result_payload
 
         payloads = []
         for r in results:
@@ -154,11 +154,11 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_pa
             payload["identical_to"] = p.identical_to if p else None
             payload["changes"] = p.changes.to_dict() if p and p.changes is not None else None
             payloads.append(payload)
-        from screener.report import dumps_payload
+        from screener.outputs.report import dumps_payload
 
         click.echo(dumps_payload(payloads[0] if len(payloads) == 1 else payloads))
     else:
-        from screener.terminal import print_result
+        from screener.outputs.terminal import print_result
 
         for r in results:
             print_result(r, published.get(r.screen.path))
@@ -195,7 +195,7 @@ def history(ctx, rule, runs, diff, out_dir, as_json, config_path):
             _emit_json({"entered": d["entered"], "left": d["left"], "moved": d["moved"],
                         "before": d["before"], "after": d["after"]})
         else:
-            from screener.terminal import print_changes
+            from screener.outputs.terminal import print_changes
 
             print_changes(rule, changes)
         return
@@ -205,7 +205,7 @@ def history(ctx, rule, runs, diff, out_dir, as_json, config_path):
     if as_json:
         _emit_json([r.to_dict() for r in found])
     else:
-        from screener.terminal import print_runs
+        from screener.outputs.terminal import print_runs
 
         print_runs(rule, found)
 
@@ -260,7 +260,7 @@ def explain(ctx, rule, symbol, as_of, as_json, config_path):
     if as_json:
         _emit_json(ex.to_dict())
     else:
-        from screener.terminal import print_explanation
+        from screener.outputs.terminal import print_explanation
 
         print_explanation(ex)
 
@@ -281,7 +281,7 @@ def universes(ctx, name, as_json, config_path):
         if as_json:
             _emit_json(summary)
         else:
-            from screener.terminal import print_universe_summary
+            from screener.outputs.terminal import print_universe_summary
 
             print_universe_summary(summary)
         return
@@ -290,7 +290,7 @@ def universes(ctx, name, as_json, config_path):
         cols = ["symbol", "name", "exposure", "listed", "name_en", "exchange", "source", "note", "esg_rating", "esg_rater"]
         _emit_json(table.select(cols).to_dicts())
     else:
-        from screener.terminal import print_universe
+        from screener.outputs.terminal import print_universe
 
         print_universe(name, table)
 
@@ -347,14 +347,14 @@ def data_import(ctx, files, source, kind, as_of, into, rater, as_json, config_pa
     snapshot format: checked, merged, written atomically; rejected rows are reported."""
     from pathlib import Path
 
-    from screener.importer import import_file
+    from screener.data.importer import import_file
 
     config = _config(ctx, config_path)
     day = _as_of(config, as_of)
     target = Path(into).resolve() if into else config.data_dir
     reports = [import_file(Path(f), source=source, kind=kind, as_of=day, into=target, config=config, rater=rater)
                for f in files]
-    from screener.data import warm_cache
+    from screener.data.snapshot import warm_cache
 
     warm_cache(target, config.display)
     if as_json:
@@ -427,7 +427,7 @@ def schedule(ctx, list_, from_, count, run_now, status, log_file, log_format, as
     exchange's trading days, until SIGTERM or Ctrl-C."""
     from pathlib import Path
 
-    from screener import scheduler
+    from screener.schedule import daemon as scheduler
 
     config = _config(ctx, config_path)
     if list_:
@@ -437,7 +437,7 @@ def schedule(ctx, list_, from_, count, run_now, status, log_file, log_format, as
             _emit_json([{"job": j["job"], "next_runs": j["next_runs"], "provisional": j["provisional"],
                          "calendar": j["calendar"], "timezone": j["timezone"]} for j in listing])
         else:
-            from screener.terminal import print_schedule
+            from screener.outputs.terminal import print_schedule
 
             print_schedule(listing, start)
         return
@@ -446,7 +446,7 @@ def schedule(ctx, list_, from_, count, run_now, status, log_file, log_format, as
         if as_json:
             _emit_json(data)
         else:
-            from screener.terminal import print_status
+            from screener.outputs.terminal import print_status
 
             print_status(data, config.display(config.out_dir / scheduler.STATUS_FILE))
         return

@@ -2,7 +2,7 @@
 
 Loaded on every command, so it is checked here by hand (fast, no pandera import): unknown keys,
 wrong types and bad values are problems with file:line:col. The `[[jobs]]` table is checked
-row by row by the pandera schema in `screener.schemas` when the data or the scheduler needs it.
+row by row by the pandera schema in `screener.data.schemas` when the data or the scheduler needs it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from screener.fields import EXPOSURE_LEVELS
+from screener.rules.fields import EXPOSURE_LEVELS
 from screener.problems import InputError, Problem, suggestion
-from screener.tomlpos import TomlText, toml_error_position
+from screener.rules.tomlpos import TomlText, toml_error_position
 
 DEFAULT_EXPOSURE_SCORES = {"pure": 1.0, "core": 0.75, "partial": 0.5, "peripheral": 0.25}
 DEFAULT_RATERS = ("绿发信评",)
@@ -24,7 +24,7 @@ _SECTIONS = {
     "schedule": ("timezone", "grace_time", "catch_up", "closures"),
     "export": ("csv_bom", "lang", "lock_timeout"),
     "jobs": None,  # checked by the jobs schema
-    "import": None,  # vendor import profiles: checked by screener.importer when used
+    "import": None,  # vendor import profiles: checked by screener.data.importer when used
     "freshness": ("consensus_days", "prices_days"),
 }
 

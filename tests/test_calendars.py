@@ -10,8 +10,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from screener import calendars
-from screener.calendars import (
+from screener.schedule import calendars
+from screener.schedule.calendars import (
     CALENDARS,
     SOURCE_EXCHANGE,
     SOURCE_HOLIDAYS,

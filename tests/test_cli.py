@@ -396,10 +396,10 @@ def test_public_surface_is_deliberate():
 
 
 def test_rules_doc_is_current():
-    from screener.docs import render_rules_md
+    from screener.rules.docs import render_rules_md
 
     assert (REPO / "docs" / "rules.md").read_text(encoding="utf-8") == render_rules_md(), \
-        "docs/rules.md is stale: run python -m screener.docs > docs/rules.md"
+        "docs/rules.md is stale: run python -m screener.rules.docs > docs/rules.md"
 
 
 def test_run_warns_when_data_is_stale_and_exports_state_the_data_dates(sample, cli):

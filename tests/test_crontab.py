@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from screener import crontab
-from screener.calendars import Closures, get_calendar
-from screener.crontab import CronError, build_trigger, compile_cron, is_provisional, next_runs, parse_cron
+from screener.schedule import crontab
+from screener.schedule.calendars import Closures, get_calendar
+from screener.schedule.crontab import CronError, build_trigger, compile_cron, is_provisional, next_runs, parse_cron
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
@@ -364,7 +364,7 @@ def test_checking_a_crontab_imports_no_scheduler_or_calendar_library():
     import subprocess
     import sys
 
-    code = ("import sys, screener.crontab as c, screener.calendars; c.parse_cron('30 16 * * 1-5'); "
+    code = ("import sys, screener.schedule.crontab as c, screener.schedule.calendars; c.parse_cron('30 16 * * 1-5'); "
             "print(sorted(m for m in ('apscheduler', 'exchange_calendars', 'holidays', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

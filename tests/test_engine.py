@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from screener.config import load_config
-from screener.data import load_members, load_snapshot
-from screener.engine import run_screen
-from screener.rule import parse_rule
+from screener.data.snapshot import load_members, load_snapshot
+from screener.engine.screen import run_screen
+from screener.rules.rule import parse_rule
 
 from .conftest import write
 

@@ -1,7 +1,7 @@
 """The rule expression language, end to end on small in-memory frames.
 
-Each test compiles an expression (`screener.expr.compile_expr`), turns it into a polars
-expression (`screener.polars_backend.to_polars`) and evaluates it on a few hand-written rows;
+Each test compiles an expression (`screener.rules.expr.compile_expr`), turns it into a polars
+expression (`screener.engine.polars_backend.to_polars`) and evaluates it on a few hand-written rows;
 the expected lists are computed by hand. `None` in an expected list is a null result.
 """
 
@@ -12,7 +12,7 @@ import math
 import polars as pl
 import pytest
 
-from screener.expr import (
+from screener.rules.expr import (
     BoolOp,
     Call,
     Compare,
@@ -23,9 +23,9 @@ from screener.expr import (
     compile_expr,
     referenced_fields,
 )
-from screener.fields import FIELDS, Kind
-from screener.grades import grade_dtype
-from screener.polars_backend import to_polars
+from screener.rules.fields import FIELDS, Kind
+from screener.rules.grades import grade_dtype
+from screener.engine.polars_backend import to_polars
 
 _DTYPES = {
     Kind.NUMBER: pl.Float64,

@@ -26,11 +26,11 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from screener import expr as E
-from screener.expr import ExprError, compile_expr
-from screener.fields import EXPOSURE_LEVELS, FIELDS, MARKETS, Kind
-from screener.grades import GRADES_HIGH_TO_LOW, GRADES_LOW_TO_HIGH, grade_dtype
-from screener.polars_backend import to_polars
+from screener.rules import expr as E
+from screener.rules.expr import ExprError, compile_expr
+from screener.rules.fields import EXPOSURE_LEVELS, FIELDS, MARKETS, Kind
+from screener.rules.grades import GRADES_HIGH_TO_LOW, GRADES_LOW_TO_HIGH, grade_dtype
+from screener.engine.polars_backend import to_polars
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

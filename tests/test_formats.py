@@ -21,8 +21,8 @@ from markdown_it import MarkdownIt
 
 from screener import api
 from screener.config import load_config
-from screener.export import ExportContext, render
-from screener.history import Changes, compare, rows_of
+from screener.outputs.export import ExportContext, render
+from screener.outputs.history import Changes, compare, rows_of
 
 from .conftest import CONFIG, write
 
@@ -488,7 +488,7 @@ def test_hostile_names_are_exact_in_json_and_parquet(hostile):
 
 
 def test_markdown_escape():
-    from screener.formats.md_format import escape, paragraph
+    from screener.outputs.formats.md_format import escape, paragraph
 
     assert escape("a|b") == "a\\|b"
     assert escape("<x>&") == "&lt;x&gt;&amp;"
@@ -500,7 +500,7 @@ def test_markdown_escape():
 
 
 def test_xlsx_helpers():
-    from screener.formats.xlsx_format import display_width, naive_utc, number_format
+    from screener.outputs.formats.xlsx_format import display_width, naive_utc, number_format
 
     assert display_width("浪潮信息") == 8 and display_width("IonQ") == 4 and display_width("") == 0
     assert display_width("ab\n浪潮信息x") == 9
@@ -512,7 +512,7 @@ def test_xlsx_helpers():
 def test_json_payload_text_is_the_same_data_with_one_line_per_row():
     import json
 
-    from screener.report import dumps_payload
+    from screener.outputs.report import dumps_payload
 
     payload = {"rule": "r.toml", "rows": [{"rank": 1, "symbol": "603019.SH", "name": "中科曙光", "themes": ["a"]}],
                "excluded": [{"symbol": "0020.HK", "failed": ["growing"], "reason": "failed growing"}],
@@ -530,7 +530,7 @@ def test_excluded_members_encoded_by_polars_read_back_as_the_entries(sample):
 
     from screener import api
     from screener.config import load_config
-    from screener.report import dumps_payload, excluded_entries, result_payload
+    from screener.outputs.report import dumps_payload, excluded_entries, result_payload
 
     config = load_config(sample / "config.toml")
     for rule in ("esg_compute_leaders", "ai_compute_garp", "bci_listed_exposure"):

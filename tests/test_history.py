@@ -262,7 +262,7 @@ def test_sigkill_mid_write_leaves_earlier_exports_and_history_intact(tmp_path):
 def test_a_diff_read_from_the_two_watchlists_equals_the_diff_of_every_member(sample, cli, rule):
     """publish reads only each run's watchlist plus the other's from the history (a whole-market
     diff would otherwise load millions of rows): the changes must be those of the full tables."""
-    from screener.history import History, compare
+    from screener.outputs.history import History, compare
 
     published = [run_json(cli, sample, rule, "--as-of", d) for d in ("2026-06-30", "2026-09-30", "2026-11-26")]
     h = History(sample / "watchlists")

@@ -18,12 +18,12 @@ import pytest
 
 from screener import api
 from screener.config import load_config
-from screener.export import ExportContext
-from screener.export import render as export_render
-from screener.formats import html_format
-from screener.history import Changes, Run, compare, rows_of
-from screener.labels import label
-from screener.report import exclusion_counts, result_payload
+from screener.outputs.export import ExportContext
+from screener.outputs.export import render as export_render
+from screener.outputs.formats import html_format
+from screener.outputs.history import Changes, Run, compare, rows_of
+from screener.outputs.labels import label
+from screener.outputs.report import exclusion_counts, result_payload
 
 from .conftest import REPO, write
 
@@ -180,9 +180,9 @@ def test_the_export_registry_renders_this_module(project):
 def test_the_template_ships_as_package_data():
     from importlib.resources import files
 
-    assert files("screener").joinpath("templates", html_format.TEMPLATE).is_file()
+    assert files("screener.outputs").joinpath("templates", html_format.TEMPLATE).is_file()
     meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    assert "templates/*.html" in meta["tool"]["setuptools"]["package-data"]["screener"]
+    assert "outputs/templates/*.html" in meta["tool"]["setuptools"]["package-data"]["screener"]
 
 
 # -- escaping --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`screener.importer`: vendor exports (Wind, iFinD, Choice, generic) into snapshot files.
+"""`screener.data.importer`: vendor exports (Wind, iFinD, Choice, generic) into snapshot files.
 
 Every vendor file is written by the test into tmp_path, modelled on the real layouts
 (`/work/shared/NOTES-dependencies.md`, "Vendor data"): multi-line headers with bracketed
@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from screener.config import load_config
-from screener.importer import (KINDS, SOURCES, ImportReport, Rejection, import_file, normalise_header, parse_number,
+from screener.data.importer import (KINDS, SOURCES, ImportReport, Rejection, import_file, normalise_header, parse_number,
                                parse_unit)
 from screener.problems import InputError
 
@@ -686,7 +686,7 @@ def test_bad_source_kind_and_xls(tmp_path):
 
 def test_imported_data_feeds_a_screen(tmp_path):
     from screener import api
-    from screener.data import load_snapshot
+    from screener.data.snapshot import load_snapshot
 
     root = project(tmp_path)
     write(root / "universes" / "compute.csv", """
@@ -777,7 +777,7 @@ def test_generic_header_named_in_config_but_absent(tmp_path):
 def test_an_import_leaves_the_cache_warm_for_the_next_screen(tmp_path, cli, monkeypatch):
     """The first screen after `data import` reads checked tables from the cache: no parsing, no
     pandera (whose import alone is half a second)."""
-    import screener.data as data
+    import screener.data.snapshot as data
 
     monkeypatch.setenv("SCREENER_CACHE_DIR", str(tmp_path / "cache"))
     root = project(tmp_path)

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from screener import schemas
-from screener.data import _fast_typed, load_checked, read_text_table
+from screener.data import schemas
+from screener.data.snapshot import _fast_typed, load_checked, read_text_table
 from screener.problems import InputError
 
 from .conftest import REPO
@@ -128,7 +128,7 @@ def assert_paths_agree(tmp_path: Path, kind: str, header: str, rows: list, odd, 
 
 
 def test_a_file_replaced_while_it_is_read_is_an_error_not_a_mismatched_cache_entry(tmp_path, monkeypatch):
-    import screener.data as data
+    import screener.data.snapshot as data
 
     path = write(tmp_path, "symbol,close,currency,as_of", ["600000.SH,10.5,CNY,2026-03-31"])
     real = data._fast_typed
@@ -148,7 +148,7 @@ def test_a_file_replaced_while_it_is_read_is_an_error_not_a_mismatched_cache_ent
 def test_an_unchanged_file_is_not_hashed_again_and_an_edited_one_is(tmp_path, monkeypatch):
     import hashlib
 
-    from screener.data import FileStamp
+    from screener.data.snapshot import FileStamp
 
     path = write(tmp_path, "symbol,close,currency,as_of", ["600000.SH,10.5,CNY,2026-03-31"])
     calls = []
@@ -203,7 +203,7 @@ def test_cache_entries_unused_for_two_weeks_go_when_a_new_table_is_cached(tmp_pa
     import os
     import time
 
-    from screener.data import CACHE_KEEP_DAYS, FileStamp
+    from screener.data.snapshot import CACHE_KEEP_DAYS, FileStamp
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("SCREENER_CACHE_DIR", str(cache))

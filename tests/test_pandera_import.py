@@ -22,7 +22,7 @@ def test_checks_run_without_importing_pandas_and_pandas_still_imports_afterwards
     out = python("""
         import sys
         import polars as pl
-        from screener import schemas
+        from screener.data import schemas
         good = pl.DataFrame({"symbol": ["603019.SH"], "close": [52.1], "currency": ["CNY"], "as_of": ["2026-11-20"]})
         bad = pl.DataFrame({"symbol": ["603019"], "close": ["x"], "currency": ["CNY"], "as_of": ["2026-11-20"]})
         print(schemas.check_typed("prices", good), "pandas" in sys.modules, "numpy" in sys.modules)
@@ -36,7 +36,7 @@ def test_checks_run_without_importing_pandas_and_pandas_still_imports_afterwards
 def test_if_pandera_needs_pandas_after_all_it_is_imported_the_ordinary_way():
     out = python("""
         import sys
-        from screener.pandera_import import with_pandera
+        from screener.data.pandera_import import with_pandera
         print(with_pandera(lambda pa: __import__("pandas").__name__), "pandas" in sys.modules)
         print(with_pandera(lambda pa: pa.Column.__name__))
     """)
@@ -46,7 +46,7 @@ def test_if_pandera_needs_pandas_after_all_it_is_imported_the_ordinary_way():
 def test_a_worker_thread_imports_pandera_the_ordinary_way():
     out = python("""
         import sys, threading
-        from screener.pandera_import import with_pandera
+        from screener.data.pandera_import import with_pandera
         seen = []
         t = threading.Thread(target=lambda: seen.append(with_pandera(lambda pa: "pandas" in sys.modules)))
         t.start(); t.join()

@@ -13,15 +13,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from screener.data import load_snapshot
-from screener.providers.akshare_provider import AkshareProvider, AkshareTransport
-from screener.providers.base import (
+from screener.data.snapshot import load_snapshot
+from screener.data.providers.akshare_provider import AkshareProvider, AkshareTransport
+from screener.data.providers.base import (
     INSTALL_HINT, ProviderError, ProviderUnavailable, RateLimiter, call_with_deadline, cents_to_units,
     parse_amount, with_retries,
 )
-from screener.providers.refresh import cell_text, refresh
-from screener.providers.yfinance_provider import YfinanceProvider, YfinanceTransport
-from screener.symbols import parse_symbol
+from screener.data.providers.refresh import cell_text, refresh
+from screener.data.providers.yfinance_provider import YfinanceProvider, YfinanceTransport
+from screener.data.symbols import parse_symbol
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "providers"
 D1 = date(2026, 6, 30)
@@ -396,7 +396,7 @@ def files(folder: Path) -> dict[str, bytes]:
 
 
 def test_refresh_merges_validates_and_is_idempotent_then_appends_a_new_day(tmp_path, monkeypatch):
-    import screener.data as data
+    import screener.data.snapshot as data
 
     monkeypatch.setenv("SCREENER_CACHE_DIR", str(tmp_path / "cache"))
     folder = snapshot(tmp_path)
@@ -474,7 +474,7 @@ def test_a_merge_that_would_not_pass_the_checks_writes_nothing(tmp_path):
         name, kinds, markets = "yfinance", ("prices",), ("US",)
 
         def prices(self, symbols, as_of):
-            from screener.providers.base import Fetched
+            from screener.data.providers.base import Fetched
 
             return Fetched("prices", [{"symbol": "IONQ.US", "close": Decimal(-1), "currency": "USD", "as_of": as_of}], ())
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from screener.problems import InputError
-from screener.rule import Screen, load_rule
+from screener.rules.rule import Screen, load_rule
 
 CASES_DIR = Path(__file__).parent / "cases" / "rules"
 CASES = sorted(CASES_DIR.glob("*.toml"))

@@ -40,7 +40,7 @@ formats = ["csv", "json"]
 
 
 def daemon(project: Path, now: datetime | None = None):
-    from screener.scheduler import Daemon
+    from screener.schedule.daemon import Daemon
 
     clock = (lambda: now) if now else None
     return Daemon(project / "config.toml", clock=clock)
@@ -144,7 +144,7 @@ def test_scheduler_wiring_matches_the_listing(sample):
     try:
         (job,) = sched.get_jobs()
         assert job.id == "leaders"
-        from screener.scheduler import upcoming
+        from screener.schedule.daemon import upcoming
 
         expected = upcoming(d.config, datetime.now(timezone.utc), 1)[0]["next_runs"][0]
         assert job.next_run_time.isoformat() == expected
@@ -190,7 +190,7 @@ def test_reload_keeps_running_jobs_when_the_new_config_is_invalid(sample):
 
 
 def test_json_log_lines(sample, tmp_path):
-    from screener.scheduler import setup_logging
+    from screener.schedule.daemon import setup_logging
 
     jobs_config(sample, HEALTHY)
     log_file = tmp_path / "daemon.log"

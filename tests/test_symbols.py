@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screener.schemas import SYMBOL_PATTERN
-from screener.symbols import (
+from screener.data.schemas import SYMBOL_PATTERN
+from screener.data.symbols import (
     MARKETS, PROVIDERS, Symbol, SymbolError, canonical, parse_symbol, try_parse,
 )
 
@@ -238,7 +238,7 @@ def test_symbol_constructor_validates(code, market, exchange):
 
 
 def test_module_is_light():
-    code = "import sys, screener.symbols; print(any(m in sys.modules for m in ('polars', 'pandas', 'pandera')))"
+    code = "import sys, screener.data.symbols; print(any(m in sys.modules for m in ('polars', 'pandas', 'pandera')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -1,0 +1,1 @@
+"""Inputs: snapshot files and their checks, universes, symbols, vendor imports, live providers."""

@@ -1,0 +1,285 @@
+"""`screener data refresh`: fetch live data and merge it into a snapshot folder.
+
+For each provider (by default AKShare for A-shares and Hong Kong, yfinance for US listings; or
+only the one named, for every market it covers) fetch every kind it serves, then merge each kind
+into `<into>/<kind>.csv`:
+
+* rows carry the run's `as_of` (ESG rows keep the rating's own date), so running every day
+  builds the history that revisions and point-in-time screens read;
+* a fetched row replaces the existing row with the same key (`schemas.SPECS[kind][1]`: for
+  consensus `symbol, fiscal_year, as_of`) in place; new keys are appended at the end. A second
+  run on the same day therefore rewrites identical bytes;
+* the merged table is checked with `schemas.validate` before anything is written; a problem
+  fails that provider (nothing of it is written) and is reported;
+* each file is written atomically (`atomic.write_bytes`); an existing Parquet file is merged and
+  written back as Parquet, a CSV keeps its byte-order mark if it had one.
+
+A provider that fails (`ProviderError`: network down after retries, a table whose shape changed;
+`ProviderUnavailable`: the package is not installed) leaves every file it would have written
+untouched; its error is reported and the other providers still run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from screener.data.providers.base import Fetched, ProviderError, ProviderUnavailable
+
+KINDS = ("consensus", "prices", "esg")
+PROVIDER_NAMES = ("akshare", "yfinance")
+#: default routing: provider -> kind -> markets it is asked for
+ROUTES: dict[str, dict[str, tuple[str, ...]]] = {
+    "akshare": {"consensus": ("SH", "SZ", "BJ", "HK"), "esg": ("SH", "SZ", "BJ", "HK")},
+    "yfinance": {"consensus": ("US",), "prices": ("US",)},
+}
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    provider: str                      # the provider named, or "auto"
+    into: str                          # the snapshot folder written
+    as_of: str                         # ISO date of the run
+    written: dict[str, int]            # kind -> rows added or replaced
+    missing: dict[str, list[str]]      # kind -> symbols the providers had nothing for
+    errors: list[str]                  # one line per failed provider
+    warnings: list[str] = field(default_factory=list)  # notes: skipped rows, assumptions
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def default_providers() -> dict[str, Callable[[], Any]]:
+    """Factories, so a provider (and its optional package) is only touched when needed."""
+    from screener.data.providers.akshare_provider import AkshareProvider
+    from screener.data.providers.yfinance_provider import YfinanceProvider
+
+    return {"akshare": AkshareProvider, "yfinance": YfinanceProvider}
+
+
+def refresh(config, symbols: list[str], *, provider: str | None, into: Path, as_of: date,
+            providers: dict | None = None) -> RefreshReport:
+    """Fetch `symbols` (canonical) and merge them into the snapshot folder `into`.
+
+    `providers` maps a provider name to a provider object (or a factory of one); tests pass
+    providers with fake transports. Raises `InputError` for an unknown provider name or a symbol
+    that cannot be read; everything a provider does wrong is in the report instead.
+    """
+    from screener.problems import InputError, Problem, suggestion
+    from screener.data.symbols import SymbolError, parse_symbol
+
+    into = Path(into)
+    display = getattr(config, "display", None) or str
+    if provider is not None and provider not in PROVIDER_NAMES:
+        raise InputError([Problem("unknown-provider", f"unknown data provider `{provider}`",
+                                  hint=suggestion(provider, PROVIDER_NAMES, "provider"))])
+    parsed, bad, seen = [], [], set()
+    for text in symbols:
+        try:
+            sym = parse_symbol(text)
+        except SymbolError as e:
+            bad.append(Problem("bad-symbol", f"cannot read symbol {e.value!r}: {e.reason}", hint=e.hint))
+            continue
+        if sym.market != "PRIVATE" and sym not in seen:  # unlisted companies have no market data
+            seen.add(sym)
+            parsed.append(sym)
+    if bad:
+        raise InputError(bad)
+
+    available = dict(default_providers() if providers is None else providers)
+    written: dict[str, int] = {}
+    missing: dict[str, set[str]] = {}
+    errors: list[str] = []
+    warnings: list[str] = []
+    names = [provider] if provider is not None else [n for n in PROVIDER_NAMES if n in ROUTES]
+    covered: set = set()
+    for name in names:
+        if name not in available:
+            if any(s.market in ms for ms in ROUTES.get(name, {}).values() for s in parsed) or provider:
+                errors.append(f"{name}: no such provider configured")
+            continue
+        plan = _plan(name, available[name], provider is not None, parsed)
+        for syms in plan.values():
+            covered.update(syms)
+        if not any(plan.values()):
+            continue
+        try:
+            prov = available[name]
+            prov = prov() if isinstance(prov, type) or (callable(prov) and not hasattr(prov, "name")) else prov
+            fetched: dict[str, Fetched] = {}
+            for kind, syms in plan.items():
+                if syms:
+                    fetched[kind] = getattr(prov, kind)(syms, as_of)
+            _write(into, fetched, as_of, display, getattr(config, "lock_timeout", 120.0))
+        except (ProviderError, ProviderUnavailable) as e:
+            errors.append(f"{name}: {e}")
+            continue
+        for kind, f in fetched.items():
+            written[kind] = written.get(kind, 0) + len(_dedupe(f.rows, kind))
+            missing.setdefault(kind, set()).update(f.missing)
+            warnings.extend(f"{name}: {n}" for n in f.notes)
+    for sym in parsed:
+        if sym not in covered:
+            warnings.append(f"{sym.canonical()}: not covered by "
+                            f"{provider or 'any provider'} (markets: {_markets_text(provider)})")
+    if written:
+        from screener.data.snapshot import warm_cache
+
+        warm_cache(into, display)
+    return RefreshReport(provider=provider or "auto", into=str(into), as_of=as_of.isoformat(),
+                         written=written, missing={k: sorted(v) for k, v in missing.items()},
+                         errors=errors, warnings=warnings)
+
+
+def _plan(name: str, prov, named: bool, symbols: list) -> dict[str, list]:
+    if named:
+        kinds = getattr(prov, "kinds", None) or tuple(ROUTES.get(name, {}))
+        markets = getattr(prov, "markets", None) or tuple({m for ms in ROUTES.get(name, {}).values() for m in ms})
+        route = {kind: tuple(markets) for kind in kinds}
+    else:
+        route = ROUTES[name]
+    return {kind: [s for s in symbols if s.market in markets] for kind, markets in route.items()}
+
+
+def _markets_text(provider: str | None) -> str:
+    if provider is None:
+        return "; ".join(f"{n}: {', '.join(sorted({m for ms in r.values() for m in ms}))}" for n, r in ROUTES.items())
+    return ", ".join(sorted({m for ms in ROUTES.get(provider, {}).values() for m in ms}))
+
+
+# -- merging -----------------------------------------------------------------------------------
+
+
+def _write(into: Path, fetched: dict[str, Fetched], as_of: date, display, lock_timeout: float) -> None:
+    """Merge and check every kind, then write them all; under `<into>/.refresh.lock` so two
+    refreshes of one folder never interleave their read-merge-write (fetching is not locked)."""
+    if not any(f.rows for f in fetched.values()):
+        return
+    from filelock import FileLock, Timeout
+
+    from screener.atomic import write_bytes
+
+    into.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(into / ".refresh.lock"), fallback_to_soft=False)
+    try:
+        lock.acquire(timeout=lock_timeout)
+    except Timeout:
+        raise ProviderError(f"another refresh of {display(into)} still holds {display(into / '.refresh.lock')} "
+                            f"after {lock_timeout:g} s; nothing written") from None
+    try:
+        merged = [_merged(into, f, as_of, display) for f in fetched.values() if f.rows]
+        for path, data in merged:
+            write_bytes(path, data)
+    finally:
+        lock.release()
+
+
+def cell_text(value) -> str | None:
+    """A value as the snapshot writes it: plain decimals (no exponent, no trailing zeros),
+    `true`/`false`, ISO dates; None stays empty."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal):
+        d = value.normalize()
+        text = format(d, "f")
+        return "0" if text in ("-0", "0") else text
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    return text or None
+
+
+def _dedupe(rows: list[dict], kind: str) -> list[dict]:
+    """One row per key (the first wins), as text."""
+    from screener.data.schemas import SPECS
+
+    columns, key = SPECS[kind]
+    out: dict[tuple, dict] = {}
+    for row in rows:
+        text = {c.name: cell_text(row.get(c.name)) for c in columns}
+        k = tuple(text[c] for c in key)
+        out.setdefault(k, text)
+    return list(out.values())
+
+
+def _merged(into: Path, fetched: Fetched, as_of: date, display) -> tuple[Path, bytes]:
+    """The bytes of `<into>/<kind>.csv` (or the existing .parquet) with `fetched` merged in,
+    checked; raises ProviderError when the merged table would not pass the checks."""
+    import polars as pl
+
+    from screener.data.snapshot import read_text_table
+    from screener.problems import InputError
+    from screener.data.schemas import SPECS, validate
+
+    kind = fetched.kind
+    columns, key = SPECS[kind]
+    spec_names = [c.name for c in columns]
+    path = into / f"{kind}.csv"
+    parquet = into / f"{kind}.parquet"
+    if not path.is_file() and parquet.is_file():
+        path = parquet
+    shown = display(path)
+    new = _dedupe([{**r, "as_of": r.get("as_of") or as_of} for r in fetched.rows], kind)
+
+    bom = False
+    if path.is_file():
+        raw = path.read_bytes()
+        bom = raw.startswith(b"\xef\xbb\xbf")
+        try:
+            old = read_text_table(path, shown, raw)
+        except InputError as e:
+            raise ProviderError(f"cannot merge into {shown}: {e.problems[0].message}") from None
+        header = list(old.columns)
+        existing = old.to_dicts()
+        lost = [k for k in key if k not in header]
+        if lost:
+            raise ProviderError(f"cannot merge into {shown}: it has no column {', '.join(lost)}")
+        header += [c for c in spec_names if c not in header and any(r.get(c) is not None for r in new)]
+    else:
+        header, existing = spec_names, []
+
+    position = {}
+    for i, row in enumerate(existing):
+        position.setdefault(tuple(row.get(k) for k in key), i)
+    merged = [dict(r) for r in existing]
+    for row in new:
+        k = tuple(row[c] for c in key)
+        if k in position:
+            merged[position[k]] = row
+        else:
+            position[k] = len(merged)
+            merged.append(row)
+
+    frame = pl.DataFrame([[r.get(c) for c in header] for r in merged], schema={c: pl.String for c in header},
+                         orient="row")
+    problems = [p for p in validate(kind, frame, shown) if p.severity == "error"]
+    if problems:
+        listed = "; ".join(p.message for p in problems[:3]) + (" ..." if len(problems) > 3 else "")
+        raise ProviderError(f"{shown}: the merged table fails its checks, nothing written: {listed}")
+
+    if path.suffix.lower() == ".parquet":
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        return path, buf.getvalue()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for r in merged:
+        writer.writerow(["" if r.get(c) is None else r.get(c) for c in header])
+    data = out.getvalue().encode("utf-8")
+    return path, (b"\xef\xbb\xbf" + data) if bom else data

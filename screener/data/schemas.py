@@ -1,0 +1,357 @@
+"""Schemas of every input file, checked with pandera, reported as `Problem`s.
+
+Two ways to check one schema. `validate` checks a text frame (every column a string) cell by
+cell before anything is converted, so a bad cell is reported as `consensus.csv:18: row 17, column
+eps: 'n/a' is not a number` instead of silently becoming null; `to_typed` then converts it.
+`check_typed` checks a frame parsed straight to dtypes, as whole columns, and only says whether it
+is clean: the fast path for the usual, clean file (`data.load_checked` takes the text path when it
+is not).
+pandera is imported only when a check runs, without pandas where it can (`pandera_import`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from screener.rules.fields import EXPOSURE_LEVELS
+from screener.rules.grades import GRADE_REGEX, SCORED_GRADE_REGEX
+from screener.data.pandera_import import with_pandera
+from screener.problems import Problem, suggestion
+
+SYMBOL_PATTERN = (
+    r"^(?:[0-9]{6}\.(?:SH|SZ|BJ)|[0-9]{4,5}\.HK|[A-Z][A-Z0-9]*(?:[.\-][A-Z0-9]+)?\.US|PRIVATE:[a-z0-9][a-z0-9\-]*)$"
+)
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    type: str  # text, number, int, bool, date, symbol, currency, grade, choice
+    required: bool = True
+    nullable: bool = False
+    choices: tuple[str, ...] = ()
+    positive: bool = False
+
+
+def _c(name, type, required=True, nullable=None, **kw) -> Col:
+    return Col(name, type, required, (not required) if nullable is None else nullable, **kw)
+
+
+SPECS: dict[str, tuple[tuple[Col, ...], tuple[str, ...]]] = {
+    # kind: (columns, unique key)
+    "universe": ((
+        _c("symbol", "symbol"), _c("name", "text"), _c("exposure", "choice", choices=EXPOSURE_LEVELS),
+        _c("listed", "bool"), _c("name_en", "text", False), _c("exchange", "text", False),
+        _c("source", "text", False), _c("note", "text", False),
+    ), ("symbol",)),
+    "consensus": ((
+        _c("symbol", "symbol"), _c("fiscal_year", "int"), _c("eps", "number"), _c("actual", "bool"),
+        _c("as_of", "date"), _c("currency", "currency", False), _c("analysts", "int", False),
+        _c("net_profit", "number", False), _c("revenue", "number", False),
+    ), ("symbol", "fiscal_year", "as_of")),
+    "prices": ((
+        _c("symbol", "symbol"), _c("close", "number", positive=True), _c("currency", "currency"),
+        _c("as_of", "date"), _c("market_cap", "number", False, positive=True),
+    ), ("symbol", "as_of")),
+    "esg": ((
+        _c("symbol", "symbol"), _c("rater", "text"), _c("rating", "grade"), _c("as_of", "date"),
+    ), ("symbol", "rater", "as_of")),
+    "fx": ((
+        _c("base", "currency"), _c("quote", "currency"), _c("rate", "number", positive=True), _c("as_of", "date"),
+    ), ("base", "quote", "as_of")),
+}
+
+_MESSAGES = {
+    "number": "is not a number",
+    "int": "is not a whole number",
+    "bool": "is not true or false",
+    "date": "is not a date (YYYY-MM-DD)",
+    "symbol": "is not a canonical symbol (603019.SH, 000977.SZ, 920190.BJ, 0020.HK, IONQ.US, PRIVATE:slug)",
+    "currency": "is not a currency code (CNY, HKD, USD ...)",
+    "grade": "is not an ESG grade (AAA, AA+, ... C; a suffix such as pi may follow; or a score with its grade, 85.98(AAA))",
+    "positive": "must be greater than 0",
+    "year": "is not a fiscal year between 1990 and 2100",
+}
+
+
+def _cell_ok(col: Col, strip: bool = True, cells: pl.Expr | None = None) -> pl.Expr:
+    """True where the text cell parses as the column's type (nulls are checked separately).
+    `cells` is the column by default; the fast path passes its distinct values."""
+    c = pl.col(col.name) if cells is None else cells
+    c = c.str.strip_chars() if strip else c
+    if col.type == "number":
+        return c.cast(pl.Float64, strict=False).is_finite().fill_null(False)
+    if col.type == "int":
+        return c.cast(pl.Int64, strict=False).is_not_null()
+    if col.type == "bool":
+        return c.str.to_lowercase().is_in(list(_TRUE + _FALSE))
+    if col.type == "date":
+        return c.str.to_date("%Y-%m-%d", strict=False).is_not_null()
+    if col.type == "symbol":
+        return c.str.contains(SYMBOL_PATTERN)
+    if col.type == "currency":
+        return c.str.contains(r"^[A-Z]{3}$")
+    if col.type == "grade":
+        return c.str.contains(GRADE_REGEX) | c.str.contains(SCORED_GRADE_REGEX)
+    if col.type == "choice":
+        return c.is_in(list(col.choices))
+    return c.str.len_chars() > 0
+
+
+def validate(kind: str, frame: pl.DataFrame, path: str) -> list[Problem]:
+    """Every problem in one text frame of `kind` ('consensus', 'universe', ...), none if clean."""
+    return with_pandera(lambda pa: _validate(pa, kind, frame, path))
+
+
+def _validate(pa, kind: str, frame: pl.DataFrame, path: str) -> list[Problem]:
+    columns, unique = SPECS[kind]
+    problems: list[Problem] = []
+    known = [c.name for c in columns]
+    for name in frame.columns:
+        if name not in known:
+            problems.append(Problem("unknown-column", f"unknown column `{name}` is ignored", path, 1, None,
+                                    suggestion(name, known, "column"), severity="warning"))
+    present = [c for c in columns if c.name in frame.columns]
+    missing = [c.name for c in columns if c.required and c.name not in frame.columns]
+    if missing:
+        problems.append(Problem("missing-column", f"missing required column{'s' if len(missing) > 1 else ''} "
+                                + ", ".join(f"`{m}`" for m in missing), path, 1, None,
+                                "the header row must name: " + ", ".join(c.name for c in columns if c.required)))
+
+    def check(col: Col, what: str, expr: pl.Expr):
+        return pa.Check(lambda data, e=expr: data.lazyframe.select(e.fill_null(True)), name=what,
+                        error=what, element_wise=False)
+
+    schema_cols = {}
+    for col in present:
+        checks = [check(col, col.type, pl.col(col.name).is_null() | _cell_ok(col))]
+        if col.positive:
+            checks.append(check(col, "positive", pl.col(col.name).is_null()
+                                | (pl.col(col.name).str.strip_chars().cast(pl.Float64, strict=False) > 0).fill_null(True)))
+        if col.name == "fiscal_year":
+            year = pl.col(col.name).str.strip_chars().cast(pl.Int64, strict=False)
+            checks.append(check(col, "year", year.is_null() | year.is_between(1990, 2100)))
+        schema_cols[col.name] = pa.Column(pl.String, nullable=col.nullable, checks=checks, required=False)
+    key = [k for k in unique if k in frame.columns]
+    schema = pa.DataFrameSchema(schema_cols, unique=key if len(key) == len(unique) else None, strict=False)
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        problems.extend(_from_failures(err.failure_cases, frame, path, unique))
+    if kind == "universe" and not missing:
+        problems.extend(_private_listed(frame, path))
+    return problems
+
+
+def _from_failures(cases: pl.DataFrame, frame: pl.DataFrame, path: str, unique: tuple[str, ...]) -> list[Problem]:
+    out: list[Problem] = []
+    dup_rows: list[int] = []
+    for case in cases.iter_rows(named=True):
+        check, column, index, value = case["check"], case["column"], case["index"], case["failure_case"]
+        if check == "multiple_fields_uniqueness" or (check or "").startswith("unique"):
+            if index is not None:
+                dup_rows.append(index)
+            continue
+        if index is None:
+            out.append(Problem("schema", f"column {column}: {check}: {value}", path))
+            continue
+        row = index + 1
+        if check == "not_nullable":
+            out.append(Problem("missing-value", f"row {row}, column {column}: a value is required", path, row + 1,
+                               hint=f"fill in `{column}` or delete the row"))
+            continue
+        message = _MESSAGES.get(check, check)
+        out.append(Problem(check or "schema", f"row {row}, column {column}: {value!r} {message}", path, row + 1))
+    if dup_rows:
+        keys = frame.select(list(unique)).with_row_index("i").filter(pl.col("i").is_in(dup_rows))
+        seen: dict[tuple, int] = {}
+        for r in keys.sort("i").iter_rows():
+            i, k = r[0], tuple(r[1:])
+            if k in seen:
+                out.append(Problem("duplicate", f"row {i + 1} repeats row {seen[k] + 1}: same {', '.join(unique)} "
+                                   f"({', '.join(str(v) for v in k)})", path, i + 2,
+                                   hint="keep one row per " + ", ".join(unique)))
+            else:
+                seen[k] = i
+    out.sort(key=lambda p: (p.line or 0, p.message))
+    return out
+
+
+def _private_listed(frame: pl.DataFrame, path: str) -> list[Problem]:
+    bad = frame.with_row_index("i").filter(
+        pl.col("symbol").str.starts_with("PRIVATE:") & pl.col("listed").str.strip_chars().str.to_lowercase().is_in(list(_TRUE))
+    )
+    return [Problem("private-listed", f"row {i + 1}, column listed: {sym} is unlisted (PRIVATE:) but listed is true",
+                    path, i + 2, hint="set listed to false, or give the exchange symbol if it has listed")
+            for i, sym in bad.select("i", "symbol").iter_rows()]
+
+
+# -- the fast path: files parsed straight to dtypes, checked as whole columns --------------
+
+_READ_DTYPES = {"number": pl.Float64, "int": pl.Int64, "bool": pl.Boolean}
+
+
+def read_dtypes(kind: str) -> dict[str, pl.DataType]:
+    """How the CSV reader parses each column of `kind` on the fast path (dates stay text: only
+    `%Y-%m-%d` is a date here, and `_cell_ok` decides what that means)."""
+    return {c.name: _READ_DTYPES.get(c.type, pl.String) for c in SPECS[kind][0]}
+
+
+#: columns whose distinct values are few (codes, dates, grades, choices, rater names): their
+#: format is checked once per distinct value, which costs a tenth of checking every cell
+_FEW_VALUES = ("currency", "date", "grade", "choice")
+
+
+def _clean_cell(col: Col, typed_date: bool = False) -> pl.Expr:
+    """True when every cell of a column parsed straight to its dtype is what the text path would
+    accept unchanged (one boolean for the column).
+
+    Stricter than `_cell_ok`: text must already be stripped and non-empty, since the text path
+    would strip it or turn it into null; anything it flags sends the file down the text path."""
+    few = col.type in _FEW_VALUES or col.name == "rater"
+    c = pl.col(col.name).unique() if few else pl.col(col.name)
+    if col.type == "number":
+        ok = c.is_finite()
+    elif col.type in ("int", "bool") or typed_date:  # a Date column (from Parquet) is a date already
+        ok = pl.lit(True)
+    elif col.type in ("symbol", "currency", "choice"):
+        ok = _cell_ok(col, strip=False, cells=c)  # anchored patterns and exact choices admit no blanks around
+    else:  # date, grade, text: blanks around would be stripped by the text path (and a date with a
+        # blank before it still parses, but is another key than the same date without)
+        ok = _cell_ok(col, strip=False, cells=c) & c.str.contains(r"^\S(?:.*\S)?$")
+    if col.positive:
+        ok = ok & (c > 0)
+    if col.name == "fiscal_year":
+        ok = ok & c.is_between(1990, 2100)
+    return (c.is_null() | ok).all()
+
+
+def check_typed(kind: str, frame: pl.DataFrame) -> bool:
+    """Check a frame read with `read_dtypes(kind)` (or from Parquet, with real Date columns) with
+    pandera: column dtypes, required columns, nulls, every cell's format, the unique key. True
+    when all pass.
+
+    This is the schema of `validate` restated over typed columns and evaluated as one parallel
+    polars query per file, which is what makes checking millions of rows cheap. It answers only
+    "clean or not": on False, `validate` on the text reports each problem with its line. The key
+    is compared by 64-bit hash, so a (vanishingly rare) collision only costs that detour."""
+    return with_pandera(lambda pa: _check_typed(pa, kind, frame))
+
+
+def _check_typed(pa, kind: str, frame: pl.DataFrame) -> bool:
+    columns, unique = SPECS[kind]
+    dtypes = read_dtypes(kind)
+    present = [c for c in columns if c.name in frame.columns]
+    typed_dates = {c.name for c in present if c.type == "date" and frame.schema[c.name] == pl.Date}
+    dtypes.update({name: pl.Date for name in typed_dates})
+    cells = [_clean_cell(c, c.name in typed_dates).alias(c.name) for c in present]
+    if kind == "universe":
+        cells.append((pl.col("symbol").str.starts_with("PRIVATE:") & pl.col("listed")).any().not_().alias("_private"))
+    keys = [k for k in unique if k in frame.columns]
+    if len(keys) == len(unique):
+        # one 64-bit hash per row from the key columns' own hashes (a third of hashing a struct)
+        row_hash = pl.col(keys[0]).hash()
+        for i, k in enumerate(keys[1:], start=1):  # an odd multiplier per position: (a, b) and (b, a) differ
+            factor = (0x9E3779B97F4A7C15 * (2 * i + 1)) & 0xFFFFFFFFFFFFFFFF | 1
+            row_hash = row_hash ^ (pl.col(k).hash() * pl.lit(factor, dtype=pl.UInt64))
+        cells.append((row_hash.n_unique() == pl.len()).alias("_unique"))
+
+    def well_formed(data) -> bool:
+        return all(data.lazyframe.select(cells).collect(engine="in-memory").row(0))
+
+    schema = pa.DataFrameSchema(
+        {c.name: pa.Column(dtypes[c.name], nullable=c.nullable, required=c.required) for c in columns},
+        checks=[pa.Check(well_formed, name="well_formed")],
+        strict=False,
+    )
+    try:
+        schema.validate(frame, lazy=False)
+    except (pa.errors.SchemaError, pa.errors.SchemaErrors):
+        return False
+    return True
+
+
+def typed_schema(kind: str) -> dict[str, pl.DataType]:
+    """The dtypes of a checked, typed table of `kind` (what `to_typed` and `finish_typed` return)."""
+    return {c.name: pl.Date if c.type == "date" else _READ_DTYPES.get(c.type, pl.String) for c in SPECS[kind][0]}
+
+
+def finish_typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A frame that passed `check_typed` in `to_typed`'s shape: dates parsed, absent optional
+    columns added as nulls, the spec's column order."""
+    columns, _ = SPECS[kind]
+    exprs = []
+    for col in columns:
+        if col.name not in frame.columns:
+            exprs.append(pl.lit(None, dtype=typed_schema(kind)[col.name]).alias(col.name))
+        elif col.type == "date" and frame.schema[col.name] != pl.Date:
+            exprs.append(pl.col(col.name).str.to_date("%Y-%m-%d"))
+        else:
+            exprs.append(pl.col(col.name))
+    return frame.select(exprs)
+
+
+def to_typed(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Convert a checked text frame to real dtypes; optional columns absent are added as nulls."""
+    columns, _ = SPECS[kind]
+    exprs = []
+    for col in columns:
+        c = pl.col(col.name).str.strip_chars() if col.name in frame.columns else pl.lit(None, dtype=pl.String)
+        if col.type == "number":
+            e = c.cast(pl.Float64, strict=False)
+        elif col.type == "int":
+            e = c.cast(pl.Int64, strict=False)
+        elif col.type == "bool":
+            e = c.str.to_lowercase().is_in(list(_TRUE))
+            e = pl.when(c.is_null()).then(None).otherwise(e)
+        elif col.type == "date":
+            e = c.str.to_date("%Y-%m-%d", strict=False)
+        else:
+            e = c
+        exprs.append(e.alias(col.name))
+    return frame.select(exprs)
+
+
+def validate_jobs(jobs: list[dict], path: str, text: str) -> list[Problem]:
+    """Check config.toml's `[[jobs]]` as a table: one row per job, a unique name, a cron and at
+    least one rule each."""
+    if not jobs:
+        return []
+    return with_pandera(lambda pa: _validate_jobs(pa, jobs, path, text))
+
+
+def _validate_jobs(pa, jobs: list[dict], path: str, text: str) -> list[Problem]:
+    lines = text.splitlines()
+    job_lines = [i + 1 for i, line in enumerate(lines) if line.strip().startswith("[[jobs]]")]
+    frame = pl.DataFrame({
+        "name": [j.get("name") if isinstance(j.get("name"), str) else None for j in jobs],
+        "cron": [j.get("cron") if isinstance(j.get("cron"), str) else None for j in jobs],
+        "calendar": [j.get("calendar", "XSHG") if isinstance(j.get("calendar", "XSHG"), str) else "?" for j in jobs],
+        "rules": [";".join(j["rules"]) if isinstance(j.get("rules"), list) and j["rules"] and all(isinstance(r, str) for r in j["rules"]) else None for j in jobs],
+        "formats": [";".join(j.get("formats", ["csv"])) if isinstance(j.get("formats", ["csv"]), list) else "?" for j in jobs],
+    }, schema={k: pl.String for k in ("name", "cron", "calendar", "rules", "formats")})
+
+    # cron syntax, calendars, timezones and formats get finer checks with hints in screener.schedule.jobs
+    schema = pa.DataFrameSchema({
+        "name": pa.Column(pl.String, nullable=False, unique=True),
+        "cron": pa.Column(pl.String, nullable=False),
+        "rules": pa.Column(pl.String, nullable=False),
+    })
+    messages = {
+        "not_nullable": "is missing",
+        "field_uniqueness": "repeats another job's name",
+    }
+    out = []
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        for case in err.failure_cases.iter_rows(named=True):
+            i = case["index"]
+            line = job_lines[i] if i is not None and i < len(job_lines) else None
+            what = "rules (a non-empty list of rule files)" if case["column"] == "rules" else case["column"]
+            out.append(Problem("job", f"job {i + 1 if i is not None else '?'}: {what} {case['failure_case']!r} "
+                               f"{messages.get(case['check'], case['check'])}", path, line))
+    return out

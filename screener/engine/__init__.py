@@ -1,0 +1,1 @@
+"""The screen itself: point-in-time fields, filters, normalisation, ranking, verdicts."""

@@ -1,0 +1,236 @@
+"""Point-in-time fields: members + snapshot as of date D -> one lazy frame of every rule field.
+
+Steps (lazy and collected once by the engine, except two intermediate tables that several
+parts read: the newest consensus row per (symbol, fiscal_year) and the chosen ESG row per
+symbol are collected here, since polars 2.1 would recompute a shared sub-plan for each reader):
+
+1. keep only snapshot rows with `as_of <= D` (never the future);
+2. prices: the newest row per symbol gives close, currency, market_cap;
+3. consensus: the newest row per (symbol, fiscal_year); fy0 is the newest year with
+   `actual = true`, fy1 = fy0 + 1 and fy2 = fy0 + 2 among forecast rows (with no reported year,
+   fy1 is the earliest forecast year); analysts come from the fy1 row;
+4. revisions: the fy1 year's EPS now against the newest consensus for that same year as of
+   D - 30 and D - 90 days: (now - then) / |then| (null when then is 0 or missing);
+5. ESG: the newest rating per (symbol, rater); the first rater in `config.toml`'s list wins
+   (raters not listed come after, by name); the grade loses its suffix and becomes the grade Enum;
+6. FX: EPS is in its reporting currency (`eps_currency`); valuation converts it into the trading
+   currency with the newest rate as of D (direct pair preferred, else the inverse pair); with no
+   rate, `pe_*`/`peg_fy1` are null and `_fx_missing` is true for `explain`;
+7. growth and valuation: growth null when the base EPS <= 0; P/E null when EPS <= 0; PEG null
+   when growth <= 0.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from screener.data.snapshot import Snapshot
+from screener.rules.grades import (
+    GRADE_REGEX,
+    GRADES_HIGH_TO_LOW,
+    RATER_SCALES,
+    SCORED_GRADE_REGEX,
+    grade_dtype,
+    rater_score,
+)
+
+_MARKET_BY_SUFFIX = {"SH": "CN", "SZ": "CN", "BJ": "CN", "HK": "HK", "US": "US"}
+_EXCHANGE_BY_SUFFIX = {"SH": "SSE", "SZ": "SZSE", "BJ": "BSE", "HK": "HKEX"}
+
+
+def _empty(schema: dict) -> pl.LazyFrame:
+    return pl.LazyFrame(schema=schema)
+
+
+def _asof(frame: pl.LazyFrame | None, d: date, schema: dict) -> pl.LazyFrame:
+    if frame is None:
+        return _empty(schema)
+    return frame.lazy().filter(pl.col("as_of") <= d)
+
+
+def _newest(lf: pl.LazyFrame, keys: list[str], cols: list[str]) -> pl.LazyFrame:
+    """Per key, `cols` from the row with the greatest `as_of` (rows are unique per key and as_of,
+    which the snapshot schemas guarantee, so there is no tie to break).
+
+    Measured at 1M securities (12M consensus rows): a group-by taking the last of each column
+    sorted by as_of, 0.9-1.0 s; sort then group_by().last() over all columns, 1.8 s; a window
+    max, 2.7 s; gathering by arg_max, 4.0 s."""
+    return lf.group_by(keys).agg(pl.col(cols).sort_by("as_of").last())
+
+
+CONSENSUS_SCHEMA = {"symbol": pl.String, "fiscal_year": pl.Int64, "eps": pl.Float64, "actual": pl.Boolean,
+                    "as_of": pl.Date, "currency": pl.String, "analysts": pl.Int64, "net_profit": pl.Float64,
+                    "revenue": pl.Float64}
+PRICES_SCHEMA = {"symbol": pl.String, "close": pl.Float64, "currency": pl.String, "as_of": pl.Date, "market_cap": pl.Float64}
+ESG_SCHEMA = {"symbol": pl.String, "rater": pl.String, "rating": pl.String, "as_of": pl.Date}
+FX_SCHEMA = {"base": pl.String, "quote": pl.String, "rate": pl.Float64, "as_of": pl.Date}
+
+
+def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters: tuple[str, ...],
+                  exposure_scores: dict, needed: set[str] | None = None) -> pl.LazyFrame:
+    """Every catalogue field for every member, as of `as_of`. One row per member symbol.
+
+    `needed` (the fields a rule reads; None = all) lets the costly revision look-backs be skipped
+    when no rule field uses them: those columns are then null."""
+    suffix = pl.col("symbol").str.extract(r"\.([A-Z]+)$")
+    base = members.lazy().with_columns(
+        pl.when(pl.col("symbol").str.starts_with("PRIVATE:")).then(pl.lit("PRIVATE"))
+        .otherwise(suffix.replace_strict(_MARKET_BY_SUFFIX, default=None)).alias("market"),
+        pl.coalesce(pl.col("exchange"), suffix.replace_strict(_EXCHANGE_BY_SUFFIX, default=None)).alias("exchange"),
+        pl.col("exposure").replace_strict(exposure_scores, return_dtype=pl.Float64).alias("exposure_score"),
+    )
+
+    prices = _newest(_asof(snapshot.get("prices"), as_of, PRICES_SCHEMA), ["symbol"],
+                     ["close", "currency", "market_cap", "as_of"]).rename({"as_of": "price_as_of"})
+
+    revisions = tuple(r for r in REVISIONS if needed is None or r in needed)
+    consensus = _consensus_fields(snapshot.get("consensus"), as_of, revisions)
+    esg = esg_fields(snapshot.get("esg"), as_of, raters)
+
+    lf = (
+        base.join(prices, on="symbol", how="left")
+        .join(consensus, on="symbol", how="left")
+        .join(esg, on="symbol", how="left")
+        .with_columns(pl.coalesce(pl.col("eps_currency"), pl.col("currency")).alias("eps_currency"))
+    )
+    lf = lf.join(_fx_table(snapshot.get("fx"), as_of), left_on=["eps_currency", "currency"],
+                 right_on=["base", "quote"], how="left")
+    same = pl.col("eps_currency") == pl.col("currency")
+    fx = pl.when(same).then(pl.lit(1.0)).otherwise(pl.col("fx_rate"))
+    lf = lf.with_columns(
+        fx.alias("fx_rate"),
+        (pl.col("currency").is_not_null() & pl.col("eps_currency").is_not_null() & fx.is_null()).alias("_fx_missing"),
+    )
+
+    def growth(new: str, old: str) -> pl.Expr:
+        return pl.when(pl.col(old) > 0).then(pl.col(new) / pl.col(old) - 1)
+
+    def pe(eps: str) -> pl.Expr:
+        return pl.when(pl.col(eps) > 0).then(pl.col("close") / (pl.col(eps) * pl.col("fx_rate")))
+
+    lf = lf.with_columns(
+        growth("eps_fy1", "eps_fy0").alias("eps_growth_fy1"),
+        growth("eps_fy2", "eps_fy1").alias("eps_growth_fy2"),
+        pe("eps_fy1").alias("pe_fy1"),
+        pe("eps_fy2").alias("pe_fy2"),
+    ).with_columns(
+        pl.when(pl.col("eps_growth_fy1") > 0).then(pl.col("pe_fy1") / (100 * pl.col("eps_growth_fy1"))).alias("peg_fy1"),
+    )
+    return lf
+
+
+#: revision fields and how far back each looks, in days
+REVISIONS = {"revision_1m": 30, "revision_3m": 90}
+
+
+def _consensus_fields(frame: pl.LazyFrame | None, as_of: date, revisions: tuple[str, ...] = tuple(REVISIONS)) -> pl.LazyFrame:
+    """Per symbol: fy0..fy2 years and EPS, analysts, the consensus date, and the `revisions`
+    asked for (the others are null)."""
+    pit = _asof(frame, as_of, CONSENSUS_SCHEMA)
+    # the look-backs ride along in the newest-row group-by: per (symbol, year), the EPS of the
+    # newest row dated on or before D - days (measured free, against 0.4-0.6 s each as separate
+    # group-bys at 12M rows)
+    then = []
+    for label in revisions:
+        back = pl.col("as_of") <= as_of - timedelta(days=REVISIONS[label])
+        then.append(pl.when(back).then(pl.col("eps"))
+                    .sort_by(pl.when(back).then(pl.col("as_of")), nulls_last=False).last().alias(f"_then_{label}"))
+    # collected here because it is read five times below and polars 2.1 would recompute it for
+    # each (no common-subplan reuse): 1.3 s once against 5 s at 12M rows
+    latest = (pit.group_by(["symbol", "fiscal_year"])
+              .agg(pl.col("eps", "actual", "currency", "analysts", "as_of").sort_by("as_of").last(), *then)
+              .collect().lazy())
+    year = pl.col("fiscal_year")
+    years = (
+        latest.group_by("symbol")
+        .agg(pl.when(pl.col("actual")).then(year).max().alias("fy0_year"),
+             pl.when(pl.col("actual").not_()).then(year).min().alias("_first_forecast"))
+        .with_columns(pl.coalesce(pl.col("fy0_year") + 1, pl.col("_first_forecast")).alias("fy1_year"))
+        .with_columns((pl.col("fy1_year") + 1).alias("fy2_year"))
+        .drop("_first_forecast")
+    )
+    forecasts = latest.filter(pl.col("actual").not_())
+    actuals = latest.filter(pl.col("actual"))
+
+    def pick(rows: pl.LazyFrame, year_col: str, cols: dict[str, str]) -> pl.LazyFrame:
+        return rows.select("symbol", pl.col("fiscal_year").alias(year_col), *[pl.col(k).alias(v) for k, v in cols.items()])
+
+    out = (
+        years
+        .join(pick(actuals, "fy0_year", {"eps": "eps_fy0", "currency": "_cur0"}), on=["symbol", "fy0_year"], how="left")
+        .join(pick(forecasts, "fy1_year", {"eps": "eps_fy1", "currency": "_cur1", "analysts": "analysts",
+                                           "as_of": "consensus_as_of", **{f"_then_{r}": f"_then_{r}" for r in revisions}}),
+              on=["symbol", "fy1_year"], how="left")
+        .join(pick(forecasts, "fy2_year", {"eps": "eps_fy2"}), on=["symbol", "fy2_year"], how="left")
+        .with_columns(pl.coalesce("_cur1", "_cur0").alias("eps_currency"), pl.col("analysts").cast(pl.Float64))
+        .drop("_cur0", "_cur1")
+    )
+    for label in REVISIONS:
+        if label not in revisions:
+            out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(label))
+            continue
+        then = pl.col(f"_then_{label}")
+        out = out.with_columns(
+            pl.when(then != 0).then((pl.col("eps_fy1") - then) / then.abs()).alias(label)).drop(f"_then_{label}")
+    return out
+
+
+def esg_fields(frame: pl.LazyFrame | None, as_of: date, raters: tuple[str, ...]) -> pl.LazyFrame:
+    """The preferred rating per symbol as of D: newest per (symbol, rater), then the first rater in
+    `raters` (raters not listed come after, by name). `esg_rating` is the letter grade (Enum);
+    `esg_score` puts it on 0..100 within its rater's own scale (`grades.RATER_SCALES`), or keeps
+    the rater's own score for "85.98(AAA)"-style ratings."""
+    priority = pl.col("rater").replace_strict(list(raters), list(range(len(raters))), default=len(raters),
+                                              return_dtype=pl.Int32)
+    # one group-by: per symbol, the preferred rater's newest row (collected: read twice below)
+    chosen = (
+        _asof(frame, as_of, ESG_SCHEMA).with_columns(priority.alias("_priority"))
+        .group_by("symbol")
+        .agg(pl.col("rater", "rating", "as_of").sort_by(["_priority", "rater", "as_of"],
+                                                        descending=[False, False, True]).first())
+        .collect().lazy()
+    )
+    # grades and scores are worked out once per distinct (rater, rating), not once per security
+    grade = pl.coalesce(pl.col("rating").str.extract(GRADE_REGEX, 1), pl.col("rating").str.extract(SCORED_GRADE_REGEX, 2))
+    own_score = pl.col("rating").str.extract(SCORED_GRADE_REGEX, 1).cast(pl.Float64, strict=False)
+    table = _rater_score_table()
+    scored = (
+        chosen.select("rater", "rating").unique()
+        .with_columns(grade.alias("_grade"), own_score.alias("_own_score"),
+                      pl.when(pl.col("rater").is_in(list(table["rater"].unique()))).then(pl.col("rater"))
+                      .otherwise(pl.lit("")).alias("_scale"))
+        .join(table.lazy(), left_on=["_scale", "_grade"], right_on=["rater", "grade"], how="left")
+        .select("rater", "rating", pl.col("_grade").cast(grade_dtype()).alias("esg_rating"),
+                pl.coalesce(pl.col("_own_score"), pl.col("_score")).alias("esg_score"))
+    )
+    return (
+        chosen.join(scored, on=["rater", "rating"], how="left")
+        .select("symbol", "esg_rating", "esg_score", pl.col("rating").alias("esg_rating_raw"),
+                pl.col("rater").alias("esg_rater"), pl.col("as_of").alias("esg_as_of"))
+    )
+
+
+def _rater_score_table() -> pl.DataFrame:
+    """(rater, grade, score) for every rater scale; rater "" is the full scale for everyone else."""
+    rows = []
+    for rater, scale in [("", GRADES_HIGH_TO_LOW), *RATER_SCALES.items()]:
+        for g in scale:
+            rows.append((rater, g, rater_score(rater or None, g)))
+    return pl.DataFrame(rows, schema={"rater": pl.String, "grade": pl.String, "_score": pl.Float64}, orient="row")
+
+
+def _fx_table(frame: pl.LazyFrame | None, as_of: date) -> pl.LazyFrame:
+    """(base, quote, fx_rate) for every pair known as of D, direct rows preferred over inverses."""
+    latest = _newest(_asof(frame, as_of, FX_SCHEMA), ["base", "quote"], ["rate"])
+    direct = latest.select("base", "quote", pl.col("rate").alias("fx_rate"), pl.lit(0).alias("_inv"))
+    inverse = latest.select(pl.col("quote").alias("base"), pl.col("base").alias("quote"),
+                            (1.0 / pl.col("rate")).alias("fx_rate"), pl.lit(1).alias("_inv"))
+    return (
+        pl.concat([direct, inverse])
+        .sort(["base", "quote", "_inv"])
+        .group_by(["base", "quote"], maintain_order=True)
+        .first()
+        .drop("_inv")
+    )

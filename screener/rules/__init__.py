@@ -1,0 +1,1 @@
+"""The rule language: TOML rule files, expressions, the field catalogue and grades."""

@@ -1,0 +1,1 @@
+"""The daemon: jobs from config.toml, cron on trading calendars, APScheduler."""

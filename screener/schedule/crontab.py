@@ -1,0 +1,402 @@
+"""Standard 5-field cron for `[[jobs]]`, turned into an APScheduler 3.x trigger that runs only on an
+exchange's trading days.
+
+The crontab: `minute hour day-of-month month day-of-week`, each field `*`, a number, a range
+`a-b`, a step `*/n` or `a-b/n`, or a comma list of those. Month names `jan`..`dec` and weekday
+names `sun`..`sat` (any case) may stand for numbers. Weekdays are cron's: 0 and 7 are Sunday,
+1-5 Monday to Friday (APScheduler's own `from_crontab` counts 0 = Monday and would run `1-5` from
+Tuesday to Saturday: we never hand it a numeric weekday). A range ending in `sun` (`fri-sun`)
+runs to Sunday. Not accepted, each with a message saying what to write: `@daily`-style shortcuts,
+a sixth field, Quartz's `?`, `L`, `W`, `#`, a bare `5/15` (write `5-59/15`), backwards ranges,
+values out of range, and a day of month that never occurs in the months given (`30 2`).
+
+Day of month AND day of week: standard cron runs a job when EITHER matches when both are
+restricted, APScheduler only when BOTH match. Rather than pick one silently, a crontab that
+restricts both (neither is a plain `*`) is rejected: restrict only one of them.
+
+Daylight-saving time (the job's timezone; the daemon's `--list` shows the same times):
+
+- spring forward (America/New_York 2026-03-08, 02:00 -> 03:00): a time inside the skipped hour
+  runs once, at the instant its pre-change offset gives, one wall-clock hour later: a `30 2 * * *`
+  job runs at 03:30-04:00 that day (APScheduler's behaviour; times are shown normalised, never as
+  a non-existent 02:30-05:00). Several skipped times landing on one instant run once.
+- fall back (2026-11-01, 02:00 -> 01:00): a wall-clock time that occurs twice runs once, at its
+  first occurrence (daylight time): `30 1 * * *` runs at 01:30-04:00 only. APScheduler alone
+  would run it again at 01:30-05:00; we skip that repeat, as cron does for fixed times. A job
+  every 30 minutes therefore has no run in the repeated hour's second pass.
+
+Trading days: with a calendar, a cron time runs only when its local date (in the job's timezone)
+is an open day. If no open cron time exists within `MAX_CANDIDATES` candidate times or
+`MAX_YEARS` years (a calendar that is never open, a yearly job always on a holiday), the trigger
+returns None: APScheduler then drops the job, and `next_runs` returns fewer times than asked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
+
+FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
+_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron numbers 0..6 (7 = sun too)
+_APS_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler's order, 0 = mon
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February counts leap years
+_SHORTCUTS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+              "@weekly": "0 0 * * sun", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+_EXAMPLE = "`30 16 * * mon-fri` (16:30 Monday to Friday)"
+
+MAX_CANDIDATES = 4000
+MAX_YEARS = 10
+
+
+class CronError(ValueError):
+    """A crontab that cannot be used. `field` is 0..4 (minute .. day-of-week) or None for the whole
+    expression; `message` says what is wrong ("day-of-week 8 is out of range 0-7"); `hint` what to
+    write instead (or None)."""
+
+    def __init__(self, field: int | None, message: str, hint: str | None = None):
+        self.field = field
+        self.message = message
+        self.hint = hint
+        super().__init__(message)
+
+    @property
+    def field_name(self) -> str | None:
+        return FIELD_NAMES[self.field] if self.field is not None else None
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A checked crontab: the values each field allows (weekdays as cron numbers 0..6, Sunday 0)."""
+
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]
+
+    @property
+    def text(self) -> str:
+        """The normalised crontab: lower case, one space between fields, `*` for a field that allows
+        everything, numbers compressed into ranges and steps, weekdays as names Monday first."""
+        parts = [_numbers_text(vals, i) for i, vals in enumerate((self.minutes, self.hours, self.days, self.months))]
+        parts.append(_weekdays_text(self.weekdays))
+        return " ".join(parts)
+
+    def aps_fields(self) -> dict[str, str]:
+        """Keyword arguments for APScheduler's `CronTrigger` (weekdays as names, never numbers)."""
+        n = self.text.split(" ")
+        dow = "*" if len(self.weekdays) == 7 else ",".join(
+            name for i, name in enumerate(_APS_WEEKDAYS) if (i + 1) % 7 in self.weekdays)
+        return {"minute": n[0], "hour": n[1], "day": n[2], "month": n[3], "day_of_week": dow}
+
+
+def parse_cron(expr: str) -> str:
+    """Check a standard 5-field crontab and return its normalised form (`Cron.text`):
+    `parse_cron("30 16 * * 1-5") == parse_cron("30 16 * * MON-FRI") == "30 16 * * mon-fri"`.
+    Raises `CronError` naming the field and what is wrong."""
+    return compile_cron(expr).text
+
+
+def compile_cron(expr: str) -> Cron:
+    """`parse_cron`, returning the checked `Cron` (the allowed values of every field)."""
+    if not isinstance(expr, str):
+        raise CronError(None, f"a crontab must be text, got {type(expr).__name__}", f"write it in quotes: {_EXAMPLE}")
+    raw = expr.strip()
+    if not raw:
+        raise CronError(None, "the crontab is empty", f"five fields: minute hour day-of-month month day-of-week, "
+                        f"e.g. {_EXAMPLE}")
+    if raw.startswith("@"):
+        word = raw.split()[0].lower()
+        if word in _SHORTCUTS:
+            raise CronError(None, f"`{word}` shortcuts are not supported", f"write `{_SHORTCUTS[word]}`")
+        raise CronError(None, f"`{raw.split()[0]}` is not a crontab", f"five fields, e.g. {_EXAMPLE}")
+    fields = raw.split()
+    if len(fields) != 5:
+        hint = "five fields: minute hour day-of-month month day-of-week, e.g. " + _EXAMPLE
+        if len(fields) == 6:
+            hint = "seconds and years are not supported: remove the extra field; " + hint
+        raise CronError(None, f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}",
+                        hint)
+    sets = [_parse_field(i, text) for i, text in enumerate(fields)]
+    weekdays = frozenset(v % 7 for v in sets[4])
+    if fields[2] != "*" and fields[4] != "*":
+        raise CronError(4, f"day-of-month `{fields[2]}` and day-of-week `{fields[4]}` are both restricted: standard cron "
+                        "runs the job when EITHER matches, APScheduler only when BOTH match",
+                        f"restrict only one of them: `{' '.join(fields[:4])} *` or "
+                        f"`{' '.join(fields[:2])} * {fields[3]} {fields[4]}`")
+    days, months = sets[2], sets[3]
+    if not any(d <= _DAYS_IN_MONTH[m - 1] for d in days for m in months):
+        names = ", ".join(MONTHS[m - 1] for m in sorted(months))
+        raise CronError(2, f"day-of-month `{fields[2]}` never occurs in {names}",
+                        "check the day and the month: February has at most 29 days; April, June, September and "
+                        "November 30")
+    return Cron(frozenset(sets[0]), frozenset(sets[1]), frozenset(days), frozenset(months), weekdays)
+
+
+_TERM = re.compile(r"^(?P<base>\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/(?P<step>[^/]*))?$")
+
+
+def _parse_field(i: int, text: str) -> set[int]:
+    lo, hi = _RANGES[i]
+    name = FIELD_NAMES[i]
+    low = text.lower()
+    if any(c in low for c in "?#") or re.search(r"(^|[,\-/])(l|w|\d+w|lw)($|[,\-/#])", low):
+        raise CronError(i, f"{name} `{text}`: `?`, `L`, `W` and `#` are Quartz extensions, not standard cron",
+                        f"use numbers, ranges, lists and steps, e.g. {_EXAMPLE}")
+    values: set[int] = set()
+    for term in low.split(","):
+        if not term:
+            raise CronError(i, f"{name} `{text}` has an empty item in its list", "separate items with single commas: `1,15`")
+        m = _TERM.match(term)
+        if not m:
+            raise CronError(i, f"{name} `{text}`: cannot read `{term}`",
+                            f"expected `*`, a number, a range `a-b`, a step `*/n` or `a-b/n`, or a comma list; "
+                            f"e.g. {_EXAMPLE}")
+        base, step_text = m.group("base"), m.group("step")
+        if base == "*":
+            first, last = lo, hi
+        elif "-" in base:
+            a, b = base.split("-")
+            first, last = _value(i, a), _value(i, b)
+            if i == 4 and b == "sun" and first > 0:  # `fri-sun`: Sunday as 7 ends the range
+                last = 7
+            if first > last:
+                top, bottom = _edge(i, b, True), _edge(i, b, False)
+                wrapped = f"{a if a == top else f'{a}-{top}'},{b if b == bottom else f'{bottom}-{b}'}"
+                raise CronError(i, f"{name} range `{term}` runs backwards",
+                                f"ranges go from low to high; for one that wraps around, list two: `{wrapped}`")
+        else:
+            first = last = _value(i, base)
+            if step_text is not None:
+                raise CronError(i, f"{name} `{term}`: a step needs `*` or a range before it",
+                                f"write `{base}-{_edge(i, base, True)}/{step_text}` (every {step_text} from {base})")
+        step = 1
+        if step_text is not None:
+            if not (step_text.isascii() and step_text.isdigit()):
+                raise CronError(i, f"{name} step `/{step_text}` is not a whole number", "e.g. `*/15`")
+            step = int(step_text)
+            if step < 1:
+                raise CronError(i, f"{name} step `/{step_text}` must be 1 or more", "e.g. `*/15`")
+        values.update(range(first, last + 1, step))
+    return values
+
+
+def _value(i: int, token: str) -> int:
+    lo, hi = _RANGES[i]
+    name = FIELD_NAMES[i]
+    if token.isdigit():
+        v = int(token)
+        if not lo <= v <= hi:
+            hint = "0 and 7 are Sunday, 1-5 Monday to Friday" if i == 4 else None
+            if i == 1 and v == 24:
+                hint = "midnight is hour 0"
+            raise CronError(i, f"{name} {v} is out of range {lo}-{hi}", hint)
+        return v
+    names = MONTHS if i == 3 else WEEKDAYS if i == 4 else None
+    if names is None:
+        raise CronError(i, f"{name} `{token}` is not a number", f"{name} takes numbers {lo}-{hi}")
+    if token in names:
+        return names.index(token) + (1 if i == 3 else 0)
+    from screener.problems import suggestion
+
+    other = WEEKDAYS if i == 3 else MONTHS
+    if token[:3] in other:
+        where = "day-of-week" if i == 3 else "month"
+        raise CronError(i, f"{name} `{token}` is a {where} name", f"{name} takes {', '.join(names)} or numbers {lo}-{hi}")
+    near = suggestion(token, names, "name")
+    if token[:3] in names:
+        near = f"did you mean `{token[:3]}`? (three-letter names only)"
+    extra = "; 0 and 7 are Sunday" if i == 4 else ""
+    raise CronError(i, f"{name} `{token}` is not a {'month' if i == 3 else 'weekday'} name",
+                    f"{near}; or numbers {lo}-{hi}{extra}")
+
+
+def _edge(i: int, like: str, high: bool) -> str:
+    """The field's highest (`high`) or lowest value, as a name when `like` is a name."""
+    if like.isalpha() and i in (3, 4):
+        return {3: ("dec", "jan"), 4: ("sat", "sun")}[i][0 if high else 1]
+    lo, hi = _RANGES[i]
+    return str(min(hi, 6) if (high and i == 4) else hi if high else lo)
+
+
+def _numbers_text(vals: frozenset[int], i: int) -> str:
+    lo, hi = _RANGES[i]
+    if vals == frozenset(range(lo, hi + 1)):
+        return "*"
+    ordered = sorted(vals)
+    if len(ordered) >= 3:  # `*/15` stays `*/15`; `0,5,10` stays a list; `1-50/7` a stepped range
+        step = ordered[1] - ordered[0]
+        if step > 1 and all(b - a == step for a, b in zip(ordered, ordered[1:])):
+            if ordered[0] == lo and ordered[-1] + step > hi:
+                return f"*/{step}"
+            if len(ordered) >= 4:
+                return f"{ordered[0]}-{ordered[-1]}/{step}"
+    return _runs(ordered, str)
+
+
+def _weekdays_text(vals: frozenset[int]) -> str:
+    if len(vals) == 7:
+        return "*"
+    monday_first = sorted(7 if v == 0 else v for v in vals)  # 1 = mon .. 7 = sun
+    return _runs(monday_first, lambda v: WEEKDAYS[v % 7])
+
+
+def _runs(ordered: list[int], show) -> str:
+    """`1,2,3,5,6,9` -> `1-3,5,6,9`: a range for three or more consecutive values."""
+    out, start = [], 0
+    for k in range(1, len(ordered) + 1):
+        if k == len(ordered) or ordered[k] != ordered[k - 1] + 1:
+            run = ordered[start:k]
+            out.append(f"{show(run[0])}-{show(run[-1])}" if len(run) >= 3 else ",".join(show(v) for v in run))
+            start = k
+    return ",".join(out)
+
+
+# -- the trigger -------------------------------------------------------------------------------
+
+
+class OpenDays(Protocol):
+    """What the trigger needs of a calendar (`screener.schedule.calendars.TradingCalendar` has it)."""
+
+    name: str
+
+    def is_open(self, day: date) -> bool: ...
+
+    def is_provisional(self, day: date) -> bool: ...
+
+
+class _TradingDayCron:
+    """A cron schedule in a timezone, restricted to a calendar's open days (see the module docstring
+    for daylight-saving time and for when it returns None). Built by `build_trigger`.
+
+    `TradingDayCronTrigger` is this plus APScheduler's `BaseTrigger`, made on first use so that
+    checking a crontab (`parse_cron`, every `screener` command that loads jobs) never imports
+    APScheduler. No state changes after construction: safe to share between threads. Picklable
+    (a `TradingCalendar` pickles as its name and closures), though a memory job store needs none.
+    """
+
+    def __init__(self, cron: Cron, timezone: str, zone: tzinfo, calendar: OpenDays | None = None):
+        from apscheduler.triggers.cron import CronTrigger
+
+        self.cron = cron
+        self.expr = cron.text
+        self.timezone_name = timezone
+        self.timezone = zone
+        self.calendar = calendar
+        self.inner = CronTrigger(**cron.aps_fields(), timezone=zone)
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        """The first cron time after `previous_fire_time` (or at or after `now` when there is none,
+        as APScheduler's `CronTrigger`) whose local date is open and which is not the repeat of a
+        wall-clock time on a fall-back day. Aware, in the trigger's timezone, normalised."""
+        candidate = self.inner.get_next_fire_time(previous_fire_time, now)
+        if candidate is None:
+            return None
+        horizon = _add_years(candidate, MAX_YEARS)
+        for _ in range(MAX_CANDIDATES):
+            local = datetime.fromtimestamp(candidate.timestamp(), self.timezone)
+            if local > horizon:
+                return None
+            if _is_repeat(local):
+                candidate = self.inner.get_next_fire_time(candidate, candidate)
+            elif self.calendar is not None and not self.calendar.is_open(local.date()):
+                # next candidate: the first cron time of the following day
+                next_day = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=self.timezone)
+                candidate = self.inner.get_next_fire_time(None, next_day)
+            else:
+                return local
+            if candidate is None:
+                return None
+        return None
+
+    def __str__(self) -> str:
+        days = f"{self.calendar.name} trading days" if self.calendar is not None else "every day"
+        return f"cron[{self.expr}] {self.timezone_name}, {days}"
+
+    def __repr__(self) -> str:
+        cal = f", calendar={self.calendar.name!r}" if self.calendar is not None else ""
+        return f"<TradingDayCronTrigger {self.expr!r} timezone={self.timezone_name!r}{cal}>"
+
+
+@lru_cache(maxsize=None)
+def _trigger_class() -> type:
+    from apscheduler.triggers.base import BaseTrigger
+
+    return type("TradingDayCronTrigger", (_TradingDayCron, BaseTrigger), {"__module__": __name__, "__doc__":
+                                                                           _TradingDayCron.__doc__})
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TradingDayCronTrigger":
+        return _trigger_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _is_repeat(local: datetime) -> bool:
+    """Whether `local` (normalised) is the second occurrence of a wall-clock time (fall back)."""
+    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
+
+
+def _add_years(when: datetime, years: int) -> datetime:
+    try:
+        return when.replace(year=when.year + years, month=3, day=1) if when.month == 2 and when.day == 29 \
+            else when.replace(year=when.year + years)
+    except ValueError:  # past year 9999
+        return datetime.max.replace(tzinfo=when.tzinfo)
+
+
+def build_trigger(expr: str, timezone: str, calendar: OpenDays | None = None) -> BaseTrigger:
+    """The APScheduler trigger for a job: `expr` (standard cron, checked by `compile_cron`) in the IANA
+    `timezone`, on `calendar`'s open days (every day when None). Raises `CronError` for a bad crontab,
+    and `CronError(None, ...)` for an unknown timezone."""
+    cron = compile_cron(expr)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        import zoneinfo
+
+        from screener.problems import did_you_mean
+
+        near = did_you_mean(str(timezone), zoneinfo.available_timezones())
+        hint = f"did you mean `{near}`?" if near else 'use an IANA name such as "Asia/Shanghai" or "America/New_York"'
+        raise CronError(None, f"unknown timezone {timezone!r}", hint) from None
+    return _trigger_class()(cron, timezone, zone, calendar)
+
+
+def next_runs(trigger: BaseTrigger, start: datetime, count: int) -> list[datetime]:
+    """The trigger's next `count` fire times strictly after `start` (aware), each aware in the
+    trigger's timezone. Fewer when the trigger runs out (see the module docstring)."""
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValueError("next_runs needs an aware start datetime")
+    zone = getattr(trigger, "timezone", None) or start.tzinfo
+    runs: list[datetime] = []
+    prev: datetime | None = None
+    now = start + timedelta(microseconds=1)
+    for _ in range(max(0, count)):
+        nxt = trigger.get_next_fire_time(prev, now if prev is None else prev)
+        if nxt is None:
+            break
+        runs.append(datetime.fromtimestamp(nxt.timestamp(), zone))
+        prev = nxt
+    return runs
+
+
+def is_provisional(trigger: BaseTrigger, when: datetime) -> bool:
+    """Whether the trading day of `when` (its local date in the trigger's timezone) comes from a
+    rule-based calendar rather than the exchange's published list. False without a calendar."""
+    calendar = getattr(trigger, "calendar", None)
+    if calendar is None:
+        return False
+    zone = getattr(trigger, "timezone", None)
+    local = when.astimezone(zone) if (zone is not None and when.tzinfo is not None) else when
+    return bool(calendar.is_provisional(local.date()))

@@ -1,0 +1,397 @@
+"""The watchlist daemon: APScheduler 3.x runs each `[[jobs]]` entry at its cron times on its
+exchange's trading days, forever, in the foreground process.
+
+How a run goes (`Daemon.run_job`):
+
+1. take the job's lock (`<out>/.jobs/<job>.lock`, non-blocking): a second daemon pointed at the
+   same output, or a run still going, makes this one a logged "skipped", never an overlap;
+2. read `config.toml` and the job's rule files afresh: an edit takes effect now; a broken rule is
+   logged with file:line:col and that rule's previous watchlist stays as it was;
+3. screen as of the scheduled slot's local date, publish the exports and record the history;
+4. write the outcome to the status file `<out>/schedule-status.json` (atomically).
+
+An exception in one job is logged with its context and never stops the daemon or other jobs.
+Missed runs coalesce; on start, a job whose most recent slot (within `grace_time`) has not run
+yet runs once (catch-up). `config.toml` edits (checked every few seconds) or SIGHUP reload the
+jobs; an invalid config keeps the running jobs and logs why. SIGTERM/SIGINT only set an event:
+the main thread then shuts the scheduler down, waiting for a running job to finish.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from screener.atomic import write_bytes
+from screener.config import Config, load_config
+from screener.schedule.jobs import Job, load_jobs
+from screener.problems import InputError
+
+log = logging.getLogger("screener.schedule")
+STATUS_FILE = "schedule-status.json"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: str
+    status: str  # ok | failed | skipped
+    rows: int = 0
+    duration: float = 0.0
+    error: str | None = None
+
+
+def trigger_for(job: Job, config: Config):
+    """The job's trigger: cron in its timezone, restricted to its calendar's open days."""
+    from screener.schedule.calendars import get_calendar, load_closures
+    from screener.schedule.crontab import build_trigger
+
+    calendar = None
+    if job.calendar:
+        closures = load_closures(config.closures_path).get(job.calendar) if config.closures_path else None
+        calendar = get_calendar(job.calendar, closures)
+    return build_trigger(job.cron, job.timezone, calendar)
+
+
+def upcoming(config: Config, start: datetime, count: int) -> list[dict]:
+    """Each job's next `count` run times after `start` (DESIGN.md's `schedule --list --json`)."""
+    from screener.schedule.crontab import is_provisional, next_runs
+
+    out = []
+    for job in load_jobs(config):
+        trigger = trigger_for(job, config)
+        local_start = start.astimezone(ZoneInfo(job.timezone))
+        runs = next_runs(trigger, local_start, count) if job.enabled else []
+        out.append({
+            "job": job.name,
+            "next_runs": [r.isoformat() for r in runs],
+            "provisional": [r.isoformat() for r in runs if is_provisional(trigger, r)],
+            "calendar": job.calendar, "timezone": job.timezone, "cron": job.cron, "enabled": job.enabled,
+            "rules": [config.display(r) for r in job.rules],
+        })
+    return out
+
+
+class StatusFile:
+    """Last run, next run and last error per job, plus a daemon heartbeat, in one JSON file."""
+
+    _locks: dict[Path, threading.Lock] = {}
+
+    def __init__(self, out_dir: Path):
+        self.path = Path(out_dir) / STATUS_FILE
+        # one lock per file, shared by every instance (a reload makes a new StatusFile)
+        self._lock = StatusFile._locks.setdefault(self.path.resolve(), threading.Lock())
+
+    def read(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def update(self, job: str | None = None, **fields) -> None:
+        with self._lock:
+            data = self.read()
+            target = data.setdefault("jobs", {}).setdefault(job, {}) if job else data.setdefault("daemon", {})
+            target.update({k: v for k, v in fields.items()})
+            write_bytes(self.path, (json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode())
+
+
+class Daemon:
+    """Owns the APScheduler instance, the jobs built from the config, and the status file."""
+
+    def __init__(self, config_path: Path, clock=None):
+        self.config_path = Path(config_path)
+        self.config = load_config(self.config_path)
+        self.jobs = {j.name: j for j in load_jobs(self.config)}
+        self.status = StatusFile(self.config.out_dir)
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.scheduler = None
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._config_digest = _digest(self.config_path)
+
+    # -- one run -----------------------------------------------------------------------------
+    def run_job(self, name: str, slot: datetime | None = None) -> Outcome:
+        """Run one job now for `slot` (its scheduled time; default: now). Never raises."""
+        started = time.perf_counter()
+        slot = slot or self.clock()
+        job = self.jobs.get(name)
+        if job is None:
+            return Outcome(name, "failed", error=f"no job named {name!r}")
+        local_slot = slot.astimezone(ZoneInfo(job.timezone))
+        try:
+            outcome = self._run_locked(job, local_slot, started)
+        except Exception as e:  # noqa: BLE001 - one failing job must never stop the daemon
+            log.exception("job %s failed: %s: %s", name, type(e).__name__, e,
+                          extra={"job": name, "outcome": "failed"})
+            outcome = Outcome(name, "failed", duration=time.perf_counter() - started, error=f"{type(e).__name__}: {e}")
+        self._record(job, local_slot, outcome)
+        return outcome
+
+    def _run_locked(self, job: Job, slot: datetime, started: float) -> Outcome:
+        from filelock import FileLock, Timeout
+
+        lock_dir = self.config.out_dir / ".jobs"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_dir / f"{job.name}.lock"), timeout=0, fallback_to_soft=False, thread_local=False)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.warning("job %s skipped: another run of it holds %s (another daemon on the same output?)",
+                        job.name, lock.lock_file, extra={"job": job.name, "outcome": "skipped"})
+            return Outcome(job.name, "skipped", error="another run of this job is in progress")
+        try:
+            return self._run(job, slot, started)
+        finally:
+            lock.release()
+
+    def _run(self, job: Job, slot: datetime, started: float) -> Outcome:
+        from screener import api
+        from screener.rules.rule import load_rule
+
+        try:
+            config = load_config(self.config_path)
+        except InputError as e:
+            log.error("job %s: config.toml is invalid, using the last good one:\n%s", job.name,
+                      "\n".join(p.render() for p in e.problems), extra={"job": job.name})
+            config = self.config
+        known = config.universe_names()
+        day = slot.date()
+        if job.refresh:
+            self._refresh(job, config, day)
+        rows, errors = 0, []
+        snapshot = None
+        for path in job.rules:
+            shown = config.display(path)
+            t0 = time.perf_counter()
+            try:
+                screen = load_rule(path, known, shown)
+                snapshot = snapshot or api.load_data(config)
+                (result,) = api.run(config, [screen], day, snapshot)
+                (published,) = api.publish(config, [result], list(job.formats))
+            except InputError as e:
+                text = "\n".join(p.render() for p in e.problems)
+                log.error("job %s rule %s: bad input, the previous watchlist is kept:\n%s", job.name, shown, text,
+                          extra={"job": job.name, "rule": shown, "outcome": "failed"})
+                errors.append(f"{shown}: " + "; ".join(f"{p.location()}: {p.message}" for p in e.problems))
+                continue
+            if published.error:
+                log.error("job %s rule %s: exports not written: %s", job.name, shown, published.error,
+                          extra={"job": job.name, "rule": shown, "outcome": "failed"})
+                errors.append(f"{shown}: {published.error}")
+                continue
+            n = result.included.height
+            rows += n
+            log.info("job %s rule %s: %d rows as of %s in %.2f s (run %s)", job.name, shown, n, day,
+                     time.perf_counter() - t0, published.run_id,
+                     extra={"job": job.name, "rule": shown, "rows": n, "outcome": "ok",
+                            "duration": round(time.perf_counter() - t0, 3)})
+        duration = time.perf_counter() - started
+        if errors:
+            return Outcome(job.name, "failed", rows, duration, " | ".join(errors))
+        return Outcome(job.name, "ok", rows, duration)
+
+    def _refresh(self, job: Job, config: Config, day) -> None:
+        """Fetch live data for the job's universes before screening. A failure is logged and the
+        screen runs on the data the snapshot already holds (the freshness warning then says so)."""
+        from screener import api
+        from screener.rules.rule import load_rule
+
+        universes: list[str] = []
+        for path in job.rules:
+            try:
+                universes += [u for u in load_rule(path, config.universe_names()).universes if u not in universes]
+            except InputError:
+                continue  # reported when the rule runs
+        try:
+            report = api.refresh_data(config, config.data_dir, day, None, universes)
+        except Exception as e:  # noqa: BLE001 - a provider outage must not cost the screen
+            log.error("job %s: data refresh failed, screening on the existing snapshot: %s: %s", job.name,
+                      type(e).__name__, e, extra={"job": job.name})
+            return
+        for err in report.errors:
+            log.error("job %s: data refresh: %s", job.name, err, extra={"job": job.name})
+        log.info("job %s: data refreshed: %s", job.name, ", ".join(f"{k} {n}" for k, n in report.written.items()) or "nothing",
+                 extra={"job": job.name})
+
+    def _record(self, job: Job, slot: datetime, outcome: Outcome) -> None:
+        fields = {"last_slot": slot.isoformat(), "last_outcome": outcome.status, "last_rows": outcome.rows,
+                  "last_duration": round(outcome.duration, 3),
+                  "last_finished": self.clock().astimezone(ZoneInfo(job.timezone)).isoformat()}
+        if outcome.status == "ok":
+            fields["last_success"] = slot.isoformat()
+            fields["last_error"] = None
+        elif outcome.error:
+            fields["last_error"] = outcome.error
+        nxt = self._next_run(job)
+        fields["next_run"] = nxt.isoformat() if nxt else None
+        try:
+            self.status.update(job.name, **fields)
+        except OSError as e:
+            log.error("could not write the status file %s: %s", self.status.path, e)
+        level = logging.INFO if outcome.status == "ok" else logging.WARNING
+        log.log(level, "job %s %s in %.2f s, %d rows%s", job.name, outcome.status, outcome.duration, outcome.rows,
+                f": {outcome.error}" if outcome.error else "",
+                extra={"job": job.name, "outcome": outcome.status, "rows": outcome.rows,
+                       "duration": round(outcome.duration, 3)})
+
+    def _next_run(self, job: Job) -> datetime | None:
+        from screener.schedule.crontab import next_runs
+
+        try:
+            runs = next_runs(trigger_for(job, self.config), self.clock().astimezone(ZoneInfo(job.timezone)), 1)
+        except Exception:  # noqa: BLE001 - status is best effort
+            return None
+        return runs[0] if runs else None
+
+    # -- catch-up --------------------------------------------------------------------------
+    def missed(self, now: datetime | None = None) -> list[tuple[str, datetime]]:
+        """Jobs whose most recent slot within `grace_time` before `now` has not run yet."""
+        from screener.schedule.crontab import next_runs
+
+        now = now or self.clock()
+        state = self.status.read().get("jobs", {})
+        out = []
+        for job in self.jobs.values():
+            if not job.enabled:
+                continue
+            tz = ZoneInfo(job.timezone)
+            start = (now - timedelta(seconds=self.config.grace_time)).astimezone(tz)
+            slots = [s for s in next_runs(trigger_for(job, self.config), start, 500) if s <= now]
+            if not slots:
+                continue
+            last = slots[-1]
+            done = state.get(job.name, {}).get("last_slot")
+            if done is None or datetime.fromisoformat(done) < last:
+                out.append((job.name, last))
+        return out
+
+    # -- the daemon --------------------------------------------------------------------------
+    def build_scheduler(self, paused: bool = False):
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(self.config.grace_time) or None},
+            timezone=ZoneInfo(self.config.timezone),
+        )
+        self._add_jobs()
+        self.scheduler.start(paused=paused)
+        return self.scheduler
+
+    def _add_jobs(self) -> None:
+        for job in self.jobs.values():
+            if not job.enabled:
+                log.info("job %s is disabled", job.name, extra={"job": job.name})
+                continue
+            trigger = trigger_for(job, self.config)
+            if self._next_run(job) is None:
+                log.warning("job %s never runs: no time of %r falls on an open day of %s", job.name, job.cron,
+                            job.calendar, extra={"job": job.name})
+            self.scheduler.add_job(self._fire, trigger=trigger, id=job.name, name=job.name, args=[job.name],
+                                   replace_existing=True)
+            log.info("job %s scheduled: %s, next run %s", job.name, trigger, self._next_run(job),
+                     extra={"job": job.name})
+
+    def _fire(self, name: str) -> None:
+        """A scheduled run: its slot is now (a late start within grace_time keeps today's date)."""
+        self.run_job(name)
+
+    def reload(self) -> bool:
+        """Re-read config.toml and rebuild the jobs; an invalid config keeps the running ones."""
+        try:
+            config = load_config(self.config_path)
+            jobs = {j.name: j for j in load_jobs(config)}
+            for job in jobs.values():
+                trigger_for(job, config)
+        except (InputError, Exception) as e:  # noqa: BLE001 - a bad edit must not stop the daemon
+            detail = "\n".join(p.render() for p in e.problems) if isinstance(e, InputError) else f"{type(e).__name__}: {e}"
+            log.error("config.toml changed but is invalid; the running jobs stay as they were:\n%s", detail)
+            return False
+        self.config, self.jobs = config, jobs
+        self.status = StatusFile(config.out_dir)
+        if self.scheduler is not None:
+            self.scheduler.remove_all_jobs()
+            self._add_jobs()
+        log.info("config reloaded: %d job(s)", len(jobs))
+        return True
+
+    def request_stop(self, *_args) -> None:
+        self._stop.set()
+
+    def request_reload(self, *_args) -> None:
+        self._reload.set()
+
+    def serve(self, poll: float = 2.0) -> int:
+        """Run until SIGTERM/SIGINT. Returns the process exit code (0 after a clean stop)."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, self.request_reload)
+        self.build_scheduler()
+        self.status.update(None, pid=_pid(), started_at=self.clock().isoformat(), config=str(self.config_path))
+        log.info("daemon started with %d job(s); status in %s", len(self.jobs), self.status.path)
+        if self.config.catch_up:
+            for name, slot in self.missed():
+                log.info("job %s missed its run of %s: running it once now (catch-up)", name, slot.isoformat(),
+                         extra={"job": name})
+                self.scheduler.add_job(self.run_job, args=[name, slot], id=f"catch-up:{name}", name=f"catch-up {name}",
+                                       replace_existing=True)
+        while not self._stop.wait(poll):
+            self.status.update(None, heartbeat=self.clock().isoformat())
+            digest = _digest(self.config_path)
+            if self._reload.is_set() or digest != self._config_digest:
+                self._reload.clear()
+                self._config_digest = digest
+                self.reload()
+        log.info("stopping: waiting for running jobs to finish")
+        self.scheduler.shutdown(wait=True)
+        self.status.update(None, stopped_at=self.clock().isoformat())
+        log.info("daemon stopped")
+        return 0
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, message, and job/rule/rows/duration/outcome when known."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+                 "level": record.levelname.lower(), "message": record.getMessage()}
+        for key in ("job", "rule", "rows", "duration", "outcome"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(log_file: str | None, fmt: str = "text") -> None:
+    handler = logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("screener")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.getLogger("apscheduler").addHandler(handler)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

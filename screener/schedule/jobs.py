@@ -1,0 +1,99 @@
+"""Scheduled jobs from `config.toml`'s `[[jobs]]` tables, checked before the daemon starts.
+
+A job: a name, rule files (read afresh at every run), a standard 5-field cron, an optional
+exchange calendar (the job runs only on its trading days), export formats, an optional timezone
+(default `[schedule] timezone`), `enabled`, and `refresh` (fetch live data first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from screener.config import Config
+from screener.problems import InputError, Problem, suggestion
+from screener.rules.tomlpos import TomlText
+
+JOB_KEYS = ("name", "rules", "cron", "calendar", "formats", "timezone", "enabled", "refresh")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    rules: tuple[Path, ...]
+    cron: str
+    calendar: str | None
+    formats: tuple[str, ...]
+    timezone: str
+    enabled: bool = True
+    refresh: bool = False  # fetch live data (screener data refresh) before screening
+
+
+def load_jobs(config: Config) -> list[Job]:
+    """Every job of the config, checked (keys, cron, calendar, timezone, formats, unique names).
+    Raises `InputError` with every problem, each on its `[[jobs]]` line."""
+    from screener.data import schemas
+    from screener.schedule.calendars import CALENDARS, calendar_hint
+    from screener.schedule.crontab import CronError, parse_cron
+    from screener.outputs.export import FORMATS
+
+    text = config.path.read_text(encoding="utf-8-sig")
+    shown = config.display(config.path)
+    problems = list(schemas.validate_jobs(list(config.jobs), shown, text))
+    toml = TomlText(text)
+    job_lines = [i + 1 for i, line in enumerate(text.splitlines()) if line.strip().startswith("[[jobs]]")]
+    jobs = []
+    for i, raw in enumerate(config.jobs):
+        line = job_lines[i] if i < len(job_lines) else None
+
+        def problem(message, hint=None, key=None):
+            at = line
+            if key and line:
+                for j in range(line, min(line + 20, len(toml.lines) + 1)):
+                    src = toml.source_line(j) or ""
+                    if src.strip().startswith(key):
+                        at = j
+                        break
+            problems.append(Problem("job", f"job {raw.get('name', i + 1)!s}: {message}", shown, at, None, hint,
+                                    toml.source_line(at) if at else None))
+
+        for key in raw:
+            if key not in JOB_KEYS:
+                problem(f"unknown key `{key}`", suggestion(key, JOB_KEYS, "key"), key)
+        name = raw.get("name")
+        cron = raw.get("cron")
+        if isinstance(cron, str):
+            try:
+                parse_cron(cron)
+            except CronError as e:
+                problem(f"cron {cron!r}: {e.message}", e.hint, "cron")
+        calendar = raw.get("calendar")
+        if calendar is not None and calendar not in CALENDARS:
+            problem(f"unknown calendar {calendar!r}", calendar_hint(str(calendar)), "calendar")
+        tz = raw.get("timezone", config.timezone)
+        if not _valid_timezone(tz):
+            problem(f"unknown timezone {tz!r}", 'use an IANA name such as "Asia/Shanghai"', "timezone")
+        formats = raw.get("formats", ["csv", "json"])
+        if not isinstance(formats, list) or not all(f in FORMATS for f in formats):
+            problem(f"formats must be a list of {', '.join(FORMATS)}", 'formats = ["csv", "html"]', "formats")
+        enabled = raw.get("enabled", True)
+        if not isinstance(enabled, bool):
+            problem("enabled must be true or false", None, "enabled")
+        refresh = raw.get("refresh", False)
+        if not isinstance(refresh, bool):
+            problem("refresh must be true or false", "refresh = true fetches live data before screening", "refresh")
+        rules = raw.get("rules")
+        if isinstance(rules, list) and all(isinstance(r, str) for r in rules) and isinstance(name, str) and isinstance(cron, str):
+            jobs.append(Job(name=name, rules=tuple((config.root / r) for r in rules), cron=cron, calendar=calendar,
+                            formats=tuple(formats) if isinstance(formats, list) else ("csv", "json"),
+                            timezone=tz if isinstance(tz, str) else config.timezone, enabled=enabled is not False,
+                            refresh=refresh is True))
+    if problems:
+        raise InputError(problems)
+    return jobs
+
+
+def _valid_timezone(name) -> bool:
+    from screener.config import _valid_timezone as check
+
+    return check(name)
