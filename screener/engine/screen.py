@@ -38,6 +38,17 @@ SCORE_DECIMALS = 12
 
 
 @dataclass(frozen=True)
+class Previous:
+    """The previous watchlist P a buffer (`keep`) compares against: the run recorded for the same
+    rule with the newest as-of before this one (`run_id` None in a backtest, where P is the
+    previous period's watchlist)."""
+
+    as_of: date
+    symbols: frozenset[str]
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
 class ScreenResult:
     """Every member with its fields, filter verdicts, components and rank."""
 
@@ -87,7 +98,7 @@ class ScreenResult:
 
 
 def run_screen(screen: Screen, config: Config, snapshot: Snapshot, as_of: date, members: pl.DataFrame | None = None,
-               all_fields: bool = False) -> ScreenResult:
+               all_fields: bool = False, previous: Previous | None = None) -> ScreenResult:
     """Screen `screen`'s universes as of `as_of`. Raises `InputError` on a bad universe file.
 
     By default only what the rule and the outputs read is computed (the revision look-backs are
