@@ -144,7 +144,8 @@ def test_filters_nulls_unlisted_and_ranking(tiny):
         assert inc.filter(pl.col("symbol") == sym)["score"].item() == pytest.approx(score)
     ex = {r["symbol"]: r for r in res.excluded.iter_rows(named=True)}
     assert set(ex) == {"IONQ.US", "PRIVATE:x"}
-    assert res.failed_filters(ex["IONQ.US"]) == (["profitable"], [])
+    v = res.verdicts.filter(pl.col("symbol") == "IONQ.US").row(0, named=True)
+    assert (v["failed"], v["missing"], v["reason"]) == (["profitable"], [], "failed profitable")
     assert ex["PRIVATE:x"]["listed"] is False
 
 
@@ -156,7 +157,9 @@ def test_null_filter_is_false_and_remembered_as_missing(tiny):
     """)
     assert sorted(res.included["symbol"]) == ["603001.SH", "603002.SH"]
     row = res.frame.filter(pl.col("symbol") == "0001.HK").row(0, named=True)
-    assert res.failed_filters(row) == (["rated"], ["rated"])
+    v = res.verdicts.filter(pl.col("symbol") == "0001.HK").row(0, named=True)
+    assert row["filter.rated"] is None
+    assert (v["failed"], v["missing"], v["reason"]) == (["rated"], ["rated"], "failed rated (missing data: rated)")
 
 
 def test_ties_break_by_symbol_and_top_n(tiny):
@@ -187,7 +190,7 @@ def test_normalisers(tiny, how, expected):
         [scores]
         x = {{ expr = "close", weight = 1, normalize = "{how}" }}
     """)
-    got = {r["symbol"]: r["_norm0"] for r in res.frame.iter_rows(named=True)}
+    got = {r["symbol"]: r["score.x"] for r in res.frame.iter_rows(named=True)}
     assert [got[s] for s in ("603001.SH", "603002.SH", "0001.HK", "IONQ.US")] == pytest.approx(expected)
 
 
@@ -195,13 +198,13 @@ def test_equal_values_normalise_to_the_middle(tiny):
     write(tiny / "data" / "prices.csv", "symbol,close,currency,as_of\n603001.SH,5,CNY,2026-06-30\n603002.SH,5,CNY,2026-06-30\n")
     for how, value in (("minmax", 0.5), ("zscore", 0.0)):
         res = run(tiny, f'universe = ["tiny"]\n[scores]\nx = {{ expr = "close", weight = 1, normalize = "{how}" }}\n')
-        assert res.included.filter(pl.col("close").is_not_null())["_norm0"].to_list() == [value, value]
+        assert res.included.filter(pl.col("close").is_not_null())["score.x"].to_list() == [value, value]
 
 
-def test_missing_component_contributes_zero(tiny):
+def test_missing_component_scores_as_the_worst(tiny):
     res = run(tiny, ALL)
     row = res.frame.filter(pl.col("symbol") == "IONQ.US").row(0, named=True)
-    assert row["_norm0"] is None and row["score"] == 0.0
+    assert row["raw.growth"] is None and row["score.growth"] == 0.0 and row["score"] == 0.0
 
 
 def test_weights_are_scaled(tiny):

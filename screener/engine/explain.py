@@ -19,6 +19,8 @@ class Explanation:
     themes: list
     included: bool
     rank: int | None
+    group_rank: int | None
+    pinned: bool
     passers: int
     score: float | None
     reason: str
@@ -26,6 +28,7 @@ class Explanation:
     components: list
     notes: list
     notice: str | None
+    previous: dict | None  # the watchlist a buffer compared against: {"run_id", "as_of"}; None = plain top
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -45,32 +48,45 @@ def explain_row(result: ScreenResult, symbol: str) -> Explanation:
             "values": values, "missing": missing,
         })
     components = []
+    # weights are rescaled over the components present (only `missing = "drop"` leaves one out)
+    present = sum(s.weight for i, s in enumerate(screen.scores) if row[result.norm_col(i)] is not None)
     for i, (s, w) in enumerate(zip(screen.scores, screen.weights)):
         norm = row[result.norm_col(i)]
         raw = row[result.raw_col(i)]
         components.append({
             "name": s.name, "expr": s.source, "raw": plain(raw), "normalized": plain(norm),
             "normalize": s.normalize, "higher_is_better": s.higher_is_better, "weight": round(w, 6),
-            "contribution": None if not row["_passed"] else round(w * (norm or 0.0), 6),
+            "within": getattr(s, "within", None), "missing": getattr(s, "missing", "worst"),
+            "winsorize": getattr(s, "winsorize", None),
+            "contribution": None if not row["_passed"] else (
+                0.0 if norm is None or not present else round(s.weight / present * norm, 6)),
             "values": {name: plain(row.get(name)) for name in s.fields},
         })
     failed = [f["name"] for f in filters if f["verdict"] != "pass"]
-    passers = int(result.frame["_passed"].sum())
-    if not row["listed"]:
+    passers = result.passers
+    verdict = result.verdicts.row(result.verdicts["symbol"].index_of(symbol), named=True)
+    if verdict["pinned"] or "pin" in verdict["failed"]:
+        reason = verdict["reason"]
+    elif not row["listed"]:
         reason = "unlisted: unlisted companies stay in the universe as a pre-IPO watch but are never scored"
     elif failed:
         parts = [f"{f['name']} ({'missing ' + ', '.join(f['missing']) if f['verdict'] == 'missing' else 'false'})"
                  for f in filters if f["verdict"] != "pass"]
         reason = "failed: " + "; ".join(parts)
     elif not row["_included"]:
-        reason = f"passed every filter but ranks {row['rank']} of {passers}, below top {screen.top}"
+        reason = f"passed every filter but {verdict['reason']} ({passers} passers)"
+    elif verdict["kept"]:
+        reason = f"passed every filter; {verdict['reason']}; rank {row['rank']} of {passers}"
     else:
         reason = f"passed every filter; rank {row['rank']} of {passers}"
     return Explanation(
         rule=screen.path, rule_name=screen.name, as_of=result.as_of.isoformat(), symbol=symbol, name=row["name"],
-        themes=list(row["themes"]), included=bool(row["_included"]), rank=row["rank"], passers=passers,
+        themes=list(row["themes"]), included=bool(row["_included"]), rank=row["rank"],
+        group_rank=row["group_rank"], pinned=bool(row["pinned"]), passers=passers,
         score=plain(row["score"]), reason=reason, filters=filters, components=components,
         notes=_notes(row, result), notice=result.snapshot.notice,
+        previous=({"run_id": result.previous.run_id, "as_of": result.previous.as_of.isoformat()}
+                  if result.previous is not None else None),
     )
 
 

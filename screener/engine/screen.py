@@ -1,22 +1,24 @@
 """Run a checked `Screen` over universes and a snapshot as of a date.
 
 1. members: the union of the screen's universes (one row per symbol; `themes`, highest exposure);
-2. fields: every catalogue field, point in time (`screener.engine.derive`);
-3. filters: each compiled to a polars expression; a null result is false and remembered as
-   "missing"; unlisted members never pass (reason "unlisted");
-4. scores: each component normalised over the securities that passed every filter:
-   - `rank` (default): average rank / number of non-null values, in (0, 1]; ties share the
-     average rank;
-   - `zscore`: (x - mean) / std; 0 when std is 0 or undefined (one passer);
-   - `minmax`: (x - min) / (max - min); 0.5 when all values are equal;
-   `higher_is_better = false` ranks the negated value. A null component contributes 0;
-5. composite = sum of weight (scaled to sum to 1) x normalised component, rounded to 12 decimals
-   so that equal composites tie exactly whatever the summation order;
-6. order: composite descending, ties by symbol ascending; `rank` 1..n over passers; `top` N
-   keeps ranks <= N.
+2. fields: every catalogue field the rule and the outputs read, point in time (`screener.engine.derive`);
+3. filters: each compiled to a polars expression (column `filter.<name>`); a null result is false
+   and remembered as "missing"; unlisted members never pass; an `exclude` pin fails a filter named
+   `pin`;
+4. scores: each component (`raw.<name>`) is winsorised, normalised and given its `missing` value
+   over the passers, per `within` group (`screener.engine.ranking`); `higher_is_better = false`
+   negates it first; a NaN or infinite value counts as missing. Column `score.<name>` is the
+   value exactly as it enters the composite;
+5. composite (`score`) = weighted sum of the components present (weights rescaled per row, which
+   only `missing = "drop"` ever needs), rounded to 12 decimals so that equal composites tie
+   exactly whatever the summation order;
+6. order: composite descending, ties by symbol; `rank` 1..n over passers, `group_rank` within the
+   `per` group; the watchlist is the first `top` (per group), with the `keep` buffer against the
+   previous watchlist, plus the `include` pins (which never take a slot).
 
 Steps 2-6 are one lazy polars query, collected once (derive materialises two intermediate
-tables it would otherwise recompute; see its docstring).
+tables it would otherwise recompute; see its docstring). The verdicts and their reasons in words
+are `screener.engine.verdicts`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import polars as pl
 
 from screener.config import Config
 from screener.data.snapshot import Snapshot, load_members
+from screener.engine import ranking
 from screener.engine.derive import derive_fields
 from screener.engine.polars_backend import to_polars
 from screener.rules.rule import Screen
@@ -54,47 +57,57 @@ class ScreenResult:
 
     screen: Screen
     as_of: date
-    frame: pl.DataFrame  # passers by rank first, then the rest by symbol
+    frame: pl.DataFrame  # passers by composite first, then the rest by symbol
     snapshot: Snapshot
     warnings: tuple[str, ...] = field(default=())
+    previous: Previous | None = None  # the P a buffered rule compared against (None: plain top)
 
     @property
     def included(self) -> pl.DataFrame:
+        """The watchlist in output order: scored rows by composite, then pinned rows without a
+        score, by symbol."""
         return self.frame.filter(pl.col("_included"))
 
     @property
     def excluded(self) -> pl.DataFrame:
         return self.frame.filter(pl.col("_included").not_())
 
+    @property
+    def passers(self) -> int:
+        return int(self.frame["_passed"].sum())
+
     @cached_property
     def verdicts(self) -> pl.DataFrame:
-        """Every member's verdict, by symbol: included, passed, rank, score, the filters it failed
-        and those it lacked data for (lists), and for excluded members the reason in words.
-        Computed once per result, as columns (see `report.verdict_table`)."""
-        from screener.outputs.report import verdict_table
+        """Every member's verdict, by symbol (`screener.engine.verdicts.verdict_table`)."""
+        from screener.engine.verdicts import verdict_table
 
         return verdict_table(self)
 
     def filter_col(self, i: int) -> str:
-        return f"_f{i}"
+        return filter_column(self.screen.filters[i].name)
 
     def raw_col(self, i: int) -> str:
-        return f"_raw{i}"
+        return raw_column(self.screen.scores[i].name)
 
     def norm_col(self, i: int) -> str:
-        return f"_norm{i}"
+        return score_column(self.screen.scores[i].name)
 
-    def failed_filters(self, row: dict) -> tuple[list[str], list[str]]:
-        """(names of filters that are false or missing, names of those that are missing)."""
-        failed, missing = [], []
-        for i, f in enumerate(self.screen.filters):
-            v = row[self.filter_col(i)]
-            if v is None:
-                failed.append(f.name)
-                missing.append(f.name)
-            elif v is False:
-                failed.append(f.name)
-        return failed, missing
+
+def filter_column(name: str) -> str:
+    return f"filter.{name}"
+
+
+def raw_column(name: str) -> str:
+    return f"raw.{name}"
+
+
+def score_column(name: str) -> str:
+    return f"score.{name}"
+
+
+def active_pins(screen: Screen, as_of: date) -> tuple:
+    """The pins in force at `as_of` (`until` not passed)."""
+    return tuple(p for p in getattr(screen, "pins", ()) if p.until is None or as_of <= p.until)
 
 
 def run_screen(screen: Screen, config: Config, snapshot: Snapshot, as_of: date, members: pl.DataFrame | None = None,
@@ -102,59 +115,92 @@ def run_screen(screen: Screen, config: Config, snapshot: Snapshot, as_of: date, 
     """Screen `screen`'s universes as of `as_of`. Raises `InputError` on a bad universe file.
 
     By default only what the rule and the outputs read is computed (the revision look-backs are
-    skipped unless the rule uses them); `all_fields=True` computes every catalogue field."""
+    skipped unless the rule uses them); `all_fields=True` computes every catalogue field.
+    `previous` is the watchlist a `keep` buffer compares against; it is ignored (and not
+    reported) when the rule has no `keep`."""
     needed = None if all_fields else set(screen.fields()) | set(KEY_FIELDS)
     if members is None:
-        members = load_members(config.universes_dir, screen.universes, config.display)
+        members = _members(config, screen, as_of)
+    if getattr(screen, "keep", None) is None:
+        previous = None
     lf = derive_fields(members, snapshot, as_of, config.esg_raters, config.exposure_scores, needed)
-    lf = _apply(screen, lf)
+    lf = apply_screen(screen, lf, as_of, previous)
     frame = lf.collect()
-    return ScreenResult(screen, as_of, frame, snapshot, tuple(_warnings(snapshot) + _staleness(frame, as_of, config)))
+    warnings = _warnings(snapshot) + _staleness(frame, as_of, config) + _pin_warnings(screen, frame, as_of)
+    return ScreenResult(screen, as_of, frame, snapshot, tuple(warnings), previous)
 
 
-def _apply(screen: Screen, lf: pl.LazyFrame) -> pl.LazyFrame:
-    filters = [to_polars(f.node).alias(f"_f{i}") for i, f in enumerate(screen.filters)]
-    raws = [to_polars(s.node).cast(pl.Float64).alias(f"_raw{i}") for i, s in enumerate(screen.scores)]
-    lf = lf.with_columns(*filters, *raws)
-    passed = pl.col("listed").fill_null(False)
-    for i in range(len(screen.filters)):
-        passed = passed & pl.col(f"_f{i}").fill_null(False)
+def _members(config: Config, screen: Screen, as_of: date) -> pl.DataFrame:
+    try:
+        return load_members(config.universes_dir, screen.universes, config.display, as_of=as_of)
+    except TypeError:  # membership windows not supported by this data layer
+        return load_members(config.universes_dir, screen.universes, config.display)
+
+
+def apply_screen(screen: Screen, lf: pl.LazyFrame, as_of: date, previous: Previous | None = None) -> pl.LazyFrame:
+    """Filters, components, composite, order, ranks and the watchlist over a frame of fields
+    (one row per member). Adds `filter.*`, `raw.*`, `score.*`, `score`, `rank`, `group_rank`,
+    `pinned`, `pin_reason`, `_pin_excluded`, `_passed`, `_kept` and `_included`, and sorts the
+    frame: passers by composite (ties by symbol), then the rest by symbol."""
+    per = getattr(screen, "per", None)
+    keep = getattr(screen, "keep", None)
+    pins = active_pins(screen, as_of)
+    include = {p.symbol: p.reason for p in pins if p.action == "include"}
+    exclude = {p.symbol: p.reason for p in pins if p.action == "exclude"}
+    symbol = pl.col("symbol")
+
+    filters = [to_polars(f.node).alias(filter_column(f.name)) for f in screen.filters]
+    raws = [to_polars(s.node).cast(pl.Float64).alias(raw_column(s.name)) for s in screen.scores]
+    reasons = {**include, **exclude}
+    lf = lf.with_columns(
+        *filters, *raws,
+        _in(symbol, include).alias("pinned"),
+        _in(symbol, exclude).alias("_pin_excluded"),
+        (symbol.replace_strict(list(reasons), list(reasons.values()), default=None, return_dtype=pl.String)
+         if reasons else pl.lit(None, dtype=pl.String)).alias("pin_reason"),
+    )
+    passed = pl.col("listed").fill_null(False) & pl.col("_pin_excluded").not_()
+    for f in screen.filters:
+        passed = passed & pl.col(filter_column(f.name)).fill_null(False)
     lf = lf.with_columns(passed.alias("_passed"))
-    # a NaN or infinite raw value (a log of a huge ratio...) counts as missing, never as best
+
+    mask = pl.col("_passed")
     norms = []
-    for i, s in enumerate(screen.scores):
-        raw = pl.col(f"_raw{i}")
-        masked = pl.when(pl.col("_passed") & raw.is_finite()).then(raw if s.higher_is_better else -raw)
-        norms.append(_normalise(masked, s.normalize).alias(f"_norm{i}"))
+    for s in screen.scores:
+        raw = pl.col(raw_column(s.name))
+        x = pl.when(mask & raw.is_finite()).then(raw if s.higher_is_better else -raw)
+        within = getattr(s, "within", None)
+        x = ranking.winsorize(x, getattr(s, "winsorize", None), within)
+        norm = ranking.normalise(x, s.normalize, within)
+        norm = ranking.fill_missing(norm, s.normalize, getattr(s, "missing", "worst"), mask, within)
+        norms.append(norm.alias(score_column(s.name)))
     lf = lf.with_columns(norms)
     if screen.scores:
-        composite = pl.sum_horizontal(
-            [pl.col(f"_norm{i}").fill_null(0.0) * w for i, w in enumerate(screen.weights)])
-        # rounded so that composites equal in exact arithmetic tie exactly (summation order must not
-        # decide between two securities: ties break by symbol)
-        lf = lf.with_columns(pl.when(pl.col("_passed")).then(composite.round(SCORE_DECIMALS)).alias("score"))
+        composite = ranking.composite([pl.col(score_column(s.name)) for s in screen.scores],
+                                      [s.weight for s in screen.scores])
+        lf = lf.with_columns(pl.when(mask).then(composite.round(SCORE_DECIMALS)).alias("score"))
     else:
         lf = lf.with_columns(pl.lit(None, dtype=pl.Float64).alias("score"))
     lf = lf.sort(["_passed", "score", "symbol"], descending=[True, True, False], nulls_last=True)
-    lf = lf.with_columns(pl.when(pl.col("_passed")).then(pl.int_range(1, pl.len() + 1)).alias("rank"))
-    included = pl.col("_passed")
-    if screen.top is not None:
-        included = included & (pl.col("rank") <= screen.top)
-    return lf.with_columns(included.alias("_included"))
+
+    eligible = mask & pl.col("pinned").not_()
+    incumbent = _in(symbol, previous.symbols) if previous is not None and keep is not None else None
+    selected = ranking.select_top(eligible, screen.top, keep, incumbent, per).fill_null(False)
+    plain = ranking.select_top(eligible, screen.top, group=per).fill_null(False)
+    group_rank = ranking.ordered_rank(mask, per) if per else pl.lit(None, dtype=pl.UInt32)
+    return lf.with_columns(
+        ranking.ordered_rank(mask).cast(pl.Int64).alias("rank"),
+        group_rank.cast(pl.Int64).alias("group_rank"),
+        (selected & plain.not_()).alias("_kept"),
+        (selected | pl.col("pinned")).alias("_included"),
+    )
 
 
-def _normalise(x: pl.Expr, how: str) -> pl.Expr:
-    if how == "rank":
-        return x.rank("average") / x.count()
-    if how == "zscore":
-        std = x.std()
-        return pl.when(x.is_not_null()).then(
-            pl.when(std > 0).then((x - x.mean()) / std).otherwise(pl.lit(0.0)))
-    if how == "minmax":
-        lo, hi = x.min(), x.max()
-        return pl.when(x.is_not_null()).then(
-            pl.when(hi > lo).then((x - lo) / (hi - lo)).otherwise(pl.lit(0.5)))
-    raise ValueError(how)  # pragma: no cover - rule.py only admits these three
+def _in(col: pl.Expr, values) -> pl.Expr:
+    values = list(values)
+    if not values:
+        return pl.lit(False)
+    return col.is_in(pl.Series(values, dtype=pl.String).implode())
 
 
 def data_dates(frame: pl.DataFrame) -> dict[str, str | None]:
@@ -190,3 +236,17 @@ def _staleness(frame: pl.DataFrame, as_of: date, config: Config) -> list[str]:
 def _warnings(snapshot: Snapshot) -> list[str]:
     missing = [n for n in ("consensus", "prices", "esg") if snapshot.get(n) is None]
     return [f"no {n} file in {snapshot.folder.name}: the fields it feeds are null" for n in missing]
+
+
+def _pin_warnings(screen: Screen, frame: pl.DataFrame, as_of: date) -> list[str]:
+    """Pins that do nothing at `as_of`: expired, or on a security that is not a member then."""
+    out = []
+    members = set(frame["symbol"].to_list())
+    for p in getattr(screen, "pins", ()):
+        if p.until is not None and as_of > p.until:
+            out.append(f"the {p.action} pin on {p.symbol} expired on {p.until.isoformat()}: ignored "
+                       f"(remove it from {screen.path} or move its `until`)")
+        elif p.symbol not in members:
+            out.append(f"the {p.action} pin on {p.symbol} is ignored: not a member of "
+                       f"{', '.join(screen.universes)} as of {as_of.isoformat()}")
+    return out

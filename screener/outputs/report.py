@@ -75,46 +75,6 @@ def result_payload(result: ScreenResult, generated_at: datetime | None = None, f
     }
 
 
-def verdict_table(result: ScreenResult) -> pl.DataFrame:
-    """One row per member, by symbol: symbol, name, included, passed, rank, score, failed and
-    missing (lists of filter names, in the rule's order), components (a struct of normalised
-    score components by name), reason (null for included members).
-
-    Reasons: "unlisted"; "failed growing, cheap (missing data: cheap)"; "rank 7, below top 5".
-    Built with polars expressions, not a Python loop: a whole-market screen has a million
-    excluded members, and every export and the history read this table."""
-    screen = result.screen
-    none = pl.concat_list([pl.lit(None, dtype=pl.String)]).list.drop_nulls()
-    failed, missing = none, none
-    if screen.filters:
-        failed = pl.concat_list([pl.when(pl.col(result.filter_col(i)).fill_null(False).not_()).then(pl.lit(f.name))
-                                 .otherwise(pl.lit(None, dtype=pl.String)) for i, f in enumerate(screen.filters)]
-                                ).list.drop_nulls()
-        missing = pl.concat_list([pl.when(pl.col(result.filter_col(i)).is_null()).then(pl.lit(f.name))
-                                  .otherwise(pl.lit(None, dtype=pl.String)) for i, f in enumerate(screen.filters)]
-                                 ).list.drop_nulls()
-    listed = pl.col("listed").fill_null(False)
-    failed = pl.when(listed).then(failed).otherwise(pl.concat_list([pl.lit("unlisted")]))
-    missing = pl.when(listed).then(missing).otherwise(none)
-    components = (pl.struct([pl.col(result.norm_col(i)).alias(s.name) for i, s in enumerate(screen.scores)])
-                  if screen.scores else pl.lit(None, dtype=pl.Struct({})))
-    table = result.frame.select("symbol", "name", "listed", pl.col("_included").alias("included"),
-                                pl.col("_passed").alias("passed"), "rank", "score",
-                                failed.alias("failed"), missing.alias("missing"), components.alias("components"))
-    has_missing = pl.col("missing").list.len() > 0
-    reason = (
-        pl.when(pl.col("included")).then(pl.lit(None, dtype=pl.String))
-        .when(listed.not_()).then(pl.lit("unlisted"))
-        .when(pl.col("failed").list.len() > 0).then(pl.concat_str([
-            pl.lit("failed "), pl.col("failed").list.join(", "),
-            pl.when(has_missing).then(pl.concat_str([pl.lit(" (missing data: "), pl.col("missing").list.join(", "),
-                                                     pl.lit(")")])).otherwise(pl.lit("")),
-        ]))
-        .otherwise(pl.concat_str([pl.lit("rank "), pl.col("rank").cast(pl.String), pl.lit(f", below top {screen.top}")]))
-    )
-    return table.with_columns(reason.alias("reason")).drop("listed").sort("symbol")
-
-
 def excluded_entries(result: ScreenResult) -> list[dict]:
     """Every member not in the watchlist, by symbol, with the filters it failed and why."""
     return (result.verdicts.filter(pl.col("included").not_())
