@@ -347,7 +347,7 @@ def data_import(ctx, files, source, kind, as_of, into, rater, as_json, config_pa
     snapshot format: checked, merged, written atomically; rejected rows are reported."""
     from pathlib import Path
 
-    from screener.data.importer import import_file
+    from screener.data.imports import import_file
 
     config = _config(ctx, config_path)
     day = _as_of(config, as_of)

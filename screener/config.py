@@ -24,7 +24,7 @@ _SECTIONS = {
     "schedule": ("timezone", "grace_time", "catch_up", "closures"),
     "export": ("csv_bom", "lang", "lock_timeout"),
     "jobs": None,  # checked by the jobs schema
-    "import": None,  # vendor import profiles: checked by screener.data.importer when used
+    "import": None,  # vendor import profiles: checked by screener.data.imports when used
     "freshness": ("consensus_days", "prices_days"),
 }
 

@@ -1,4 +1,4 @@
-"""`screener.data.importer`: vendor exports (Wind, iFinD, Choice, generic) into snapshot files.
+"""`screener.data.imports`: vendor exports (Wind, iFinD, Choice, generic) into snapshot files.
 
 Every vendor file is written by the test into tmp_path, modelled on the real layouts
 (`/work/shared/NOTES-dependencies.md`, "Vendor data"): multi-line headers with bracketed
@@ -17,8 +17,8 @@ import polars as pl
 import pytest
 
 from screener.config import load_config
-from screener.data.importer import (KINDS, SOURCES, ImportReport, Rejection, import_file, normalise_header, parse_number,
-                               parse_unit)
+from screener.data.imports import (KINDS, SOURCES, ImportReport, Rejection, import_file, normalise_header, parse_number,
+                                   parse_unit)
 from screener.problems import InputError
 
 from .conftest import write
