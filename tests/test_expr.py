@@ -18,6 +18,7 @@ from screener.rules.expr import (
     Compare,
     ExprError,
     InField,
+    LiteralError,
     InList,
     Lit,
     compile_expr,
@@ -484,6 +485,10 @@ def test_error_offsets_count_leading_blanks_and_newlines():
         ("esg_rating >= 'aa-'", "unknown-grade", "'aa-'"),
         ("esg_rating in ('AA', 'Z')", "unknown-grade", "'Z'"),
         ("between(esg_rating, 'A', 'AAAA')", "unknown-grade", "'AAAA'"),
+        # a rule's grade carries at most a known rater suffix (data files may carry others)
+        ("esg_rating >= 'AA-x'", "unknown-grade", "'AA-x'"),
+        ("esg_rating in ('AA', 'AA-pix')", "unknown-grade", "'AA-pix'"),
+        ("esg_rating >= ' AA'", "unknown-grade", "' AA'"),
         ("exposure == 'cor'", "unknown-value", "'cor'"),
         ("market in ('CN', 'JP')", "unknown-value", "'JP'"),
         ("exposure in ()", "empty-list", "()"),
@@ -558,6 +563,10 @@ def test_deep_nesting_is_an_error_not_a_crash():
         ("listed == True", "did you mean `true`?"),
         ("pe_fy1 < '80'", "remove the quotes around '80'"),
         ("esg_rating >= 'aa-'", "did you mean 'AA-'?"),
+        ("esg_rating >= 'aa-pi'", "grades are upper case: did you mean 'AA-pi'?"),
+        ("esg_rating >= 'AA-x'", "did you mean 'AA-'?"),
+        ("esg_rating >= 'AA-pix'", "did you mean 'AA-pi'?"),
+        ("esg_rating >= 'AAA+'", "a rater suffix may follow: pi"),
         ("exposure == 'cor'", "did you mean `core`?"),
         ("pe_fy1 = 0", "compare with `==`, not `=`"),
         ("listed & listed", "`and`"),
@@ -574,3 +583,36 @@ def test_referenced_fields_in_first_use_order():
     node = compile_expr("pe_fy1 < 80 and 'quantum' in themes and between(pe_fy1, 0, coalesce(eps_fy1, close))")
     assert referenced_fields(node) == ["pe_fy1", "themes", "eps_fy1", "close"]
     assert referenced_fields(compile_expr("1 > 0")) == []
+
+
+# -- symbol literals: read by the caller's resolver (rule.py gives it the rule's universes) ---------
+
+
+def _resolver(text: str) -> str:
+    if text == "nope":
+        raise LiteralError("unknown-symbol", "'nope' is in none of the rule's universes", "did you mean `NO.US`?")
+    return text.upper() + ".X"
+
+
+def test_symbol_literals_go_through_the_resolver_on_either_side():
+    node = compile_expr("symbol in ('a', 'b') and 'c' == symbol and symbol != 'd' and name == 'e'", symbols=_resolver)
+    in_list, left, right, other = node.operands
+    assert [it.value for it in in_list.items] == ["A.X", "B.X"]
+    assert left.left.value == "C.X" and right.right.value == "D.X"
+    assert other.right.value == "e"  # only literals compared with `symbol` are symbols
+    # without a resolver the literal stays as written
+    assert compile_expr("symbol == 'a'").right.value == "a"
+
+
+def test_a_resolver_problem_points_at_the_literal():
+    source = "symbol not in ('a', 'nope')"
+    with pytest.raises(ExprError) as info:
+        compile_expr(source, symbols=_resolver)
+    e = info.value
+    assert (e.code, source[e.start:e.end], e.hint) == ("unknown-symbol", "'nope'", "did you mean `NO.US`?")
+
+
+def test_a_symbol_literal_of_the_wrong_type_is_a_type_error_first():
+    with pytest.raises(ExprError) as info:
+        compile_expr("symbol > 'nope'", symbols=_resolver)
+    assert info.value.code == "type-mismatch"

@@ -10,6 +10,14 @@ Grammar (informally): numbers, 'strings', true/false, field names, `+ - * /`, co
 (chains such as `0 < x < 1` allowed), `and or not`, `x in (...)`, `x not in (...)`,
 `'quantum' in themes`, and the functions in `FUNCTIONS`.
 
+Literals are checked against what they are compared with: a text compared with an ESG grade
+must be a grade on the scale, optionally with a known rater suffix (`'AA-pi'`; `'AA-x'` is an
+error); a text compared with a closed-value field (`exposure`, `market`) must be one of its
+values; a text compared with `symbol` (`symbol == '603019.sh'`, `symbol not in ('000977',)`) is
+handed to the caller's `symbols` resolver, which returns the canonical spelling the node then
+carries (so the engine compares the right thing) or raises `LiteralError`. Without a resolver the
+literal stays as written.
+
 Null semantics (documented for users): arithmetic and comparisons with a null give null;
 `not null` is null; a filter whose result is null is false. `x / 0` is null. `and`/`or` follow
 Kleene logic (`false and null` is false, `true or null` is true).
@@ -21,13 +29,16 @@ import ast
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 from screener.rules.fields import FIELDS, Kind
-from screener.rules.grades import GRADES_HIGH_TO_LOW, parse_grade
-from screener.problems import suggestion
+from screener.rules.grades import GRADES_HIGH_TO_LOW, RATER_SUFFIXES, grade_literals, parse_grade_literal
+from screener.problems import did_you_mean, suggestion
 
 MAX_SOURCE_CHARS = 2000
 MAX_DEPTH = 100
+#: fields whose text literals are security symbols, read by the `symbols` resolver
+SYMBOL_FIELDS = ("symbol",)
 
 
 @dataclass(frozen=True)
@@ -138,11 +149,26 @@ class ExprError(Exception):
         return f"{self.code} at {self.start}: {self.message}"
 
 
-def compile_expr(source: str, fields: dict | None = None) -> Node:
+class LiteralError(Exception):
+    """Raised by a literal resolver (`compile_expr(symbols=...)`): the literal is wrong.
+
+    The checker turns it into an `ExprError` spanning the literal.
+    """
+
+    def __init__(self, code: str, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+
+
+def compile_expr(source: str, fields: dict | None = None, symbols: Callable[[str], str] | None = None) -> Node:
     """Parse and type-check one expression; raises `ExprError` on the first problem.
 
     Multi-line sources (TOML multi-line strings) are accepted: newlines count as spaces,
     so every offset in an error is an offset into `source` itself.
+
+    `symbols`, when given, reads each text literal compared with a field of `SYMBOL_FIELDS`
+    (after the types are checked) and returns its canonical spelling, or raises `LiteralError`;
+    the node keeps the returned spelling.
     """
     fields = FIELDS if fields is None else fields
     if not source.strip():
@@ -170,7 +196,7 @@ def compile_expr(source: str, fields: dict | None = None) -> Node:
         raise ExprError("too-complex", "the expression is too deeply nested to read", 0, 1,
                         "simplify it or split it into several filters") from None
     try:
-        return _Checker(body, fields, lead).visit(tree.body, 0)
+        return _Checker(body, fields, lead, symbols).visit(tree.body, 0)
     except RecursionError:
         raise ExprError("too-complex", "the expression is too deeply nested to check", 0, 1,
                         "simplify it or split it into several filters") from None
@@ -254,9 +280,10 @@ def _syntax_error(e: SyntaxError, src: str, lead: int = 0) -> ExprError:
 class _Checker:
     """Deny-by-default translation of Python AST nodes into typed rule nodes."""
 
-    def __init__(self, src: str, fields: dict, lead: int = 0):
+    def __init__(self, src: str, fields: dict, lead: int = 0, symbols: Callable[[str], str] | None = None):
         self.src = src
         self.fields = fields
+        self.symbols = symbols
         self.lead = lead  # blanks stripped before parsing; added back to every span
         # ast columns are UTF-8 byte offsets; map them to character offsets once.
         self._byte_to_char = _byte_to_char_map(src)
@@ -434,13 +461,27 @@ class _Checker:
         if op not in ("==", "!=") and lk not in _ORDERED:
             self.fail(span, "type-mismatch", f"`{op}` needs numbers or ESG grades; {lk.value} compares only with == and !=",
                       "use == or !=")
+        if _is_symbol_field(left):
+            right = self._as_symbol(right)
+        elif _is_symbol_field(right):
+            left = self._as_symbol(left)
         return Compare(Kind.BOOL, span, op, left, right)
+
+    def _as_symbol(self, node: Node) -> Node:
+        """A text literal compared with `symbol`, in the resolver's canonical spelling."""
+        if self.symbols is None or not (isinstance(node, Lit) and node.kind is Kind.TEXT):
+            return node
+        try:
+            value = self.symbols(node.value)
+        except LiteralError as e:
+            self.fail(node.span, e.code, e.message, e.hint)
+        return Lit(Kind.TEXT, node.span, value)
 
     def _as_grade(self, node: Node) -> Node:
         if node.kind is Kind.GRADE:
             return node
         if isinstance(node, Lit) and node.kind is Kind.TEXT:
-            grade = parse_grade(node.value)
+            grade = parse_grade_literal(node.value)
             if grade is None:
                 self.fail(node.span, "unknown-grade", f"'{node.value}' is not an ESG grade",
                           _grade_hint(node.value))
@@ -473,6 +514,8 @@ class _Checker:
                               _mismatch_hint(needle, it))
                 elif isinstance(needle, Ref) and it.kind is Kind.TEXT:
                     self._check_choice(needle.name, it)
+                    if _is_symbol_field(needle):
+                        it = self._as_symbol(it)
                 lits.append(it)
             if needle.kind is Kind.TEXT_LIST:
                 self.fail(needle.span, "type-mismatch", "a list cannot be looked up in a list",
@@ -579,11 +622,19 @@ def _mismatch_hint(left: Node, right: Node) -> str:
     return "compare a field with a value of the same kind"
 
 
+def _is_symbol_field(node: Node) -> bool:
+    return isinstance(node, Ref) and node.name in SYMBOL_FIELDS
+
+
 def _grade_hint(value: str) -> str:
-    near = suggestion(value.upper(), GRADES_HIGH_TO_LOW, "grade") if value.upper() != value else suggestion(value, GRADES_HIGH_TO_LOW, "grade")
-    if parse_grade(value.upper()) and value.upper() != value:
-        return f"grades are upper case: did you mean '{parse_grade(value.upper())}'?"
-    return f"{near} (scale, highest first: {' > '.join(GRADES_HIGH_TO_LOW)}; a rater suffix such as 'pi' may follow)"
+    written = grade_literals()
+    same_letters = [g for g in written if g.lower() == value.lower()]
+    if same_letters:  # 'aa-pi': the letters are right, the case is not
+        return f"grades are upper case: did you mean '{same_letters[0]}'?"
+    near = did_you_mean(value, written) or did_you_mean(value.upper(), written)
+    head = f"did you mean '{near}'? " if near else ""
+    suffixes = ", ".join(RATER_SUFFIXES)
+    return f"{head}(scale, highest first: {' > '.join(GRADES_HIGH_TO_LOW)}; a rater suffix may follow: {suffixes})"
 
 
 def _describe_forbidden(node: ast.AST) -> str:

@@ -4,6 +4,8 @@ The scale is the union of the letter scales Chinese and global raters publish
 (绿发信评 AAA..C with +/- steps, 华证's nine grades, MSCI's seven), highest first:
 `AAA > AA+ > AA > AA- > A+ > A > A- > BBB+ > ... > B- > CCC > CC > C`.
 A rater suffix such as `pi` (绿发信评's "public information" mark) is dropped: `AA+pi` is `AA+`.
+Data files may carry any lower-case suffix (`parse_grade`); a grade written in a rule must be on
+the scale with at most a known suffix (`parse_grade_literal`, `RATER_SUFFIXES`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,33 @@ def parse_grade(raw: str | None) -> str | None:
         return None
     grade = m.group(1) + m.group(2)
     return grade if grade in GRADES_HIGH_TO_LOW else None
+
+
+#: Rater suffixes a grade may carry in a rule expression: 绿发信评's `pi` ("public information",
+#: the report's `AA+pi` ... `A-pi`). Data files accept any lower-case suffix (`parse_grade`); a
+#: rule's literal is checked strictly (`parse_grade_literal`), so a typo such as 'AA-x' is an error
+#: instead of silently meaning AA-.
+RATER_SUFFIXES: tuple[str, ...] = ("pi",)
+
+_LITERAL_RE = re.compile(
+    r"^(" + "|".join(re.escape(g) for g in sorted(GRADES_HIGH_TO_LOW, key=len, reverse=True)) + r")"
+    r"(" + "|".join(re.escape(s) for s in RATER_SUFFIXES) + r")?$"
+)
+
+
+def parse_grade_literal(raw: str) -> str | None:
+    """A grade written in a rule: `'AA+pi'` -> `'AA+'`; None for anything else.
+
+    Stricter than `parse_grade`: a grade on the scale, exactly as published (upper case, no
+    blanks), optionally followed by one of RATER_SUFFIXES. `'AA-x'`, `'AA-pix'`, `' AA'` are None.
+    """
+    m = _LITERAL_RE.match(raw)
+    return m.group(1) if m else None
+
+
+def grade_literals() -> tuple[str, ...]:
+    """Every text `parse_grade_literal` accepts, highest grade first (for did-you-mean)."""
+    return GRADES_HIGH_TO_LOW + tuple(g + s for s in RATER_SUFFIXES for g in GRADES_HIGH_TO_LOW)
 
 
 #: a rating as some raters publish it: a 0-100 score with the grade in brackets, "85.98(AAA)"
