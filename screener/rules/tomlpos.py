@@ -2,8 +2,9 @@
 
 `tomllib` gives values but no positions, so errors about a value (an unknown field inside a
 filter string, a negative weight) find the key's line here and point at the value itself.
-Covers what rule and config files use: `[table]` headers, `key = value` lines, and
-one-line inline tables (`earnings = { expr = "...", weight = 0.5 }`). When the key cannot be
+Covers what rule and config files use: `[table]` headers, `[[array]]` table headers (the n-th
+one by `index`), `key = value` lines, and one-line inline tables
+(`earnings = { expr = "...", weight = 0.5 }`). When the key cannot be
 found (unusual layouts such as dotted keys), the position falls back to the table header or
 line 1, never to a wrong place inside another value.
 """
@@ -86,18 +87,34 @@ class TomlText:
         """Whether a `[table]` (or `[table.sub]`) header exists."""
         return any(name == table or name.startswith(table + ".") for name, _, _ in self._tables[1:])
 
-    def value(self, table: str, key: str, subkey: str | None = None) -> Pos:
-        """Position of `key`'s value in `[table]` (or of `subkey` inside its inline table)."""
-        return self._locate(table, key, subkey, want_key=False)
+    def array_table_line(self, table: str, index: int) -> int:
+        """Line of the `index`-th (0-based) `[[table]]` header; else the line of a root
+        `table = [...]` key (an array of inline tables); else 1."""
+        spans = [start for name, start, _ in self._tables[1:] if name == table]
+        if index < len(spans):
+            return max(1, spans[index])
+        return self._locate("", table, None, want_key=True).line
 
-    def key(self, table: str, key: str, subkey: str | None = None) -> Pos:
+    def value(self, table: str, key: str, subkey: str | None = None, index: int | None = None) -> Pos:
+        """Position of `key`'s value in `[table]` (or of `subkey` inside its inline table).
+
+        `index` picks the `index`-th (0-based) `[[table]]` of an array of tables; when that
+        table or key is not found the position is its header line, column 1.
+        """
+        return self._locate(table, key, subkey, want_key=False, index=index)
+
+    def key(self, table: str, key: str, subkey: str | None = None, index: int | None = None) -> Pos:
         """Position of the key itself (for problems about the key, such as an unknown one)."""
-        return self._locate(table, key, subkey, want_key=True)
+        return self._locate(table, key, subkey, want_key=True, index=index)
 
-    def _locate(self, table: str, key: str, subkey: str | None, want_key: bool) -> Pos:
+    def _locate(self, table: str, key: str, subkey: str | None, want_key: bool, index: int | None = None) -> Pos:
         pat = re.compile(r"^(\s*)(" + _key_pattern(key) + r"\s*=\s*)")
+        seen = -1
         for name, start, end in self._tables:
             if name != table:
+                continue
+            seen += 1
+            if index is not None and seen != index:
                 continue
             for i in range(start, end):
                 m = pat.match(self.lines[i])
@@ -111,6 +128,8 @@ class TomlText:
                 if sm:
                     return Pos(i + 1, (sm.start(1) if want_key else sm.end(1)) + 1)
                 return Pos(i + 1, col)
+        if index is not None:
+            return Pos(self.array_table_line(table, index), 1)
         # `[scores.earnings]` sub-table form
         if subkey is not None:
             return self._locate(f"{table}.{key}", subkey, None, want_key)
