@@ -54,23 +54,48 @@ class RuleCheck:
 
 
 def check_rules(config: Config, args: list[str] | tuple[str, ...] = ()) -> list[RuleCheck]:
-    """Check rule files without reading any data; every file is checked, every problem kept."""
+    """Check rule files without reading any data; every file is checked, every problem kept.
+
+    A rule that loads has `screen` set and its warnings (an expired pin) as `problems`; a rule with
+    an error has `screen=None` and every problem. The symbols a rule names are checked against its
+    universe files (read only for rules that name a symbol); expiry is judged as of today.
+    """
     known = known_universes(config)
+    day = today(config)
+    read: dict[str, frozenset[str] | InputError] = {}
+
+    def symbols(name: str) -> frozenset[str]:
+        """The symbols of a universe file, every row whatever its membership window; each file is
+        read once, on first use (only rules that name a symbol need it); a bad one raises."""
+        if name not in read:
+            from screener.data.snapshot import load_universe
+
+            try:
+                read[name] = frozenset(load_universe(config.universes_dir, name, config.display).get_column("symbol").to_list())
+            except InputError as e:
+                read[name] = e
+        if isinstance(read[name], InputError):
+            raise read[name]
+        return read[name]
+
     results = []
     for p in rule_paths(config, args):
         shown = config.display(p)
         try:
-            results.append(RuleCheck(shown, load_rule(p, known, shown), ()))
+            screen = load_rule(p, known, shown, universe_symbols=symbols, today=day)
         except InputError as e:
             results.append(RuleCheck(shown, None, e.problems))
+        else:
+            results.append(RuleCheck(shown, screen, screen.warnings))
     return results
 
 
 def load_screens(config: Config, args) -> list[Screen]:
-    """Load and check the named rules; raises one `InputError` with the problems of all of them."""
+    """Load and check the named rules; raises one `InputError` with the problems of all of them
+    when any has an error (warnings alone do not stop them: they stay on `Screen.warnings`)."""
     checks = check_rules(config, args)
     problems = [p for c in checks for p in c.problems]
-    if problems:
+    if any(p.severity == "error" for p in problems):
         raise InputError(problems)
     return [c.screen for c in checks]
 

@@ -7,6 +7,8 @@ Each case file is a rule file whose leading comment lines declare what checking 
     # expect-message: unknown field `eps_grwth_fy1`
     # expect-hint: did you mean `eps_growth_fy1`?
 
+An `expect` line may end in `severity=warning` for a problem that does not stop the rule from
+loading (an expired pin): such a file loads, and its `Screen.warnings` are what is compared.
 `line` and `col` are 1-based positions in the case file itself, columns in characters (a Chinese
 character is one column), counted by hand. `expect-message` / `expect-hint` are substrings and
 belong to the `expect` line above them. A file may declare several `expect` lines; the problems
@@ -16,10 +18,12 @@ not a test function.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import subprocess
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -29,9 +33,17 @@ from screener.rules.rule import Screen, load_rule
 
 CASES_DIR = Path(__file__).parent / "cases" / "rules"
 CASES = sorted(CASES_DIR.glob("*.toml"))
-KNOWN_UNIVERSES = ["esg_compute", "esg_reporters", "quantum", "bci", "ai_compute"]
+KNOWN_UNIVERSES = ["ai_compute", "bci", "esg_compute", "esg_reporters", "quantum"]  # as `screener check` lists them
+# the members of the repository's universes, as `screener check` gives them to the checker
+UNIVERSES_DIR = Path(__file__).parent.parent / "universes"
+UNIVERSE_SYMBOLS = {
+    name: frozenset(row["symbol"] for row in csv.DictReader((UNIVERSES_DIR / f"{name}.csv").open(encoding="utf-8")))
+    for name in KNOWN_UNIVERSES
+}
+TODAY = date(2026, 12, 1)  # pins' expiry is judged against this day
 
-_EXPECT = re.compile(r"^# expect:\s*code=(?P<code>\S+)\s+line=(?P<line>\d+)\s+col=(?P<col>\d+)\s*$")
+_EXPECT = re.compile(r"^# expect:\s*code=(?P<code>\S+)\s+line=(?P<line>\d+)\s+col=(?P<col>\d+)"
+                     r"(?:\s+severity=(?P<severity>error|warning))?\s*$")
 
 
 @dataclass
@@ -39,6 +51,7 @@ class Expected:
     code: str
     line: int
     col: int
+    severity: str = "error"
     messages: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
 
@@ -54,7 +67,7 @@ def read_expectations(path: Path) -> list[Expected]:
             break
         m = _EXPECT.match(raw)
         if m:
-            out.append(Expected(m["code"], int(m["line"]), int(m["col"])))
+            out.append(Expected(m["code"], int(m["line"]), int(m["col"]), m["severity"] or "error"))
         elif raw.startswith("# expect-message:"):
             assert out, f"{path.name}: expect-message before any expect line"
             out[-1].messages.append(raw.split(":", 1)[1].strip())
@@ -67,7 +80,8 @@ def read_expectations(path: Path) -> list[Expected]:
 
 
 def load_problems(path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Check the file with nothing able to run a command; return the problems it reports."""
+    """Check the file with nothing able to run a command; return the problems it reports: the
+    errors (and warnings) of the `InputError`, or the warnings of a rule that loads."""
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"checking {path.name} tried to run a command: {args!r}")
@@ -75,9 +89,12 @@ def load_problems(path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(os, "system", refuse)
     monkeypatch.setattr(os, "popen", refuse)
     monkeypatch.setattr(subprocess, "Popen", refuse)
-    with pytest.raises(InputError) as info:
-        load_rule(path, known_universes=KNOWN_UNIVERSES)
-    return info.value.problems
+    try:
+        screen = load_rule(path, known_universes=KNOWN_UNIVERSES, universe_symbols=UNIVERSE_SYMBOLS, today=TODAY)
+    except InputError as e:
+        return e.problems
+    assert screen.warnings, f"{path.name} loads without a problem"
+    return screen.warnings
 
 
 def test_the_case_folder_is_populated():
@@ -92,8 +109,8 @@ def test_rule_case(path: Path, monkeypatch: pytest.MonkeyPatch):
     problems = load_problems(path, monkeypatch)
     shown = "\n".join(p.render() for p in problems)
 
-    got = sorted((p.code, p.line, p.col) for p in problems)
-    want = sorted((e.code, e.line, e.col) for e in expected)
+    got = sorted((p.code, p.line, p.col, p.severity) for p in problems)
+    want = sorted((e.code, e.line, e.col, e.severity) for e in expected)
     assert got == want, f"{path.name}: expected {[str(e) for e in expected]}, got:\n{shown}"
 
     for e in expected:
@@ -106,7 +123,7 @@ def test_rule_case(path: Path, monkeypatch: pytest.MonkeyPatch):
         assert problem.path == str(path)
         assert problem.source_line == path.read_text(encoding="utf-8").split("\n")[e.line - 1].rstrip("\r")
         rendered = problem.render()
-        assert rendered.startswith(f"{path}:{e.line}:{e.col}: error[{e.code}]: ")
+        assert rendered.startswith(f"{path}:{e.line}:{e.col}: {e.severity}[{e.code}]: ")
         assert problem.to_dict()["line"] == e.line and problem.to_dict()["col"] == e.col
 
 
