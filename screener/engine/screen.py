@@ -8,7 +8,7 @@
 4. scores: each component (`raw.<name>`) is winsorised, normalised and given its `missing` value
    over the passers, per `within` group (`screener.engine.ranking`); `higher_is_better = false`
    negates it first; a NaN or infinite value counts as missing. Column `score.<name>` is the
-   value exactly as it enters the composite;
+   value exactly as it enters the composite, rounded to 12 decimals (see 5);
 5. composite (`score`) = weighted sum of the components present (weights rescaled per row, which
    only `missing = "drop"` ever needs), rounded to 12 decimals so that equal composites tie
    exactly whatever the summation order;
@@ -105,11 +105,6 @@ def score_column(name: str) -> str:
     return f"score.{name}"
 
 
-def active_pins(screen: Screen, as_of: date) -> tuple:
-    """The pins in force at `as_of` (`until` not passed)."""
-    return tuple(p for p in getattr(screen, "pins", ()) if p.until is None or as_of <= p.until)
-
-
 def run_screen(screen: Screen, config: Config, snapshot: Snapshot, as_of: date, members: pl.DataFrame | None = None,
                all_fields: bool = False, previous: Previous | None = None) -> ScreenResult:
     """Screen `screen`'s universes as of `as_of`. Raises `InputError` on a bad universe file.
@@ -121,7 +116,7 @@ def run_screen(screen: Screen, config: Config, snapshot: Snapshot, as_of: date, 
     needed = None if all_fields else set(screen.fields()) | set(KEY_FIELDS)
     if members is None:
         members = _members(config, screen, as_of)
-    if getattr(screen, "keep", None) is None:
+    if screen.keep is None:
         previous = None
     lf = derive_fields(members, snapshot, as_of, config.esg_raters, config.exposure_scores, needed)
     lf = apply_screen(screen, lf, as_of, previous)
@@ -142,9 +137,9 @@ def apply_screen(screen: Screen, lf: pl.LazyFrame, as_of: date, previous: Previo
     (one row per member). Adds `filter.*`, `raw.*`, `score.*`, `score`, `rank`, `group_rank`,
     `pinned`, `pin_reason`, `_pin_excluded`, `_passed`, `_kept` and `_included`, and sorts the
     frame: passers by composite (ties by symbol), then the rest by symbol."""
-    per = getattr(screen, "per", None)
-    keep = getattr(screen, "keep", None)
-    pins = active_pins(screen, as_of)
+    per = screen.per
+    keep = screen.keep
+    pins = [p for p in screen.pins if p.active(as_of)]
     include = {p.symbol: p.reason for p in pins if p.action == "include"}
     exclude = {p.symbol: p.reason for p in pins if p.action == "exclude"}
     symbol = pl.col("symbol")
@@ -169,11 +164,12 @@ def apply_screen(screen: Screen, lf: pl.LazyFrame, as_of: date, previous: Previo
     for s in screen.scores:
         raw = pl.col(raw_column(s.name))
         x = pl.when(mask & raw.is_finite()).then(raw if s.higher_is_better else -raw)
-        within = getattr(s, "within", None)
-        x = ranking.winsorize(x, getattr(s, "winsorize", None), within)
+        within = s.within
+        x = ranking.winsorize(x, s.winsorize, within)
         norm = ranking.normalise(x, s.normalize, within)
-        norm = ranking.fill_missing(norm, s.normalize, getattr(s, "missing", "worst"), mask, within)
-        norms.append(norm.alias(score_column(s.name)))
+        norm = ranking.fill_missing(norm, s.normalize, s.missing, mask, within)
+        # rounded like the composite: a group's mean and deviation must not depend on row order
+        norms.append(norm.round(SCORE_DECIMALS).alias(score_column(s.name)))
     lf = lf.with_columns(norms)
     if screen.scores:
         composite = ranking.composite([pl.col(score_column(s.name)) for s in screen.scores],
@@ -242,7 +238,7 @@ def _pin_warnings(screen: Screen, frame: pl.DataFrame, as_of: date) -> list[str]
     """Pins that do nothing at `as_of`: expired, or on a security that is not a member then."""
     out = []
     members = set(frame["symbol"].to_list())
-    for p in getattr(screen, "pins", ()):
+    for p in screen.pins:
         if p.until is not None and as_of > p.until:
             out.append(f"the {p.action} pin on {p.symbol} expired on {p.until.isoformat()}: ignored "
                        f"(remove it from {screen.path} or move its `until`)")

@@ -25,7 +25,7 @@ def verdict_table(result) -> pl.DataFrame:
     - in: "pinned: <reason>"; "kept by the buffer (rank 12, keep 15)"; null when in by rank.
     """
     screen = result.screen
-    top, keep, per = screen.top, getattr(screen, "keep", None), getattr(screen, "per", None)
+    top, keep, per = screen.top, screen.keep, screen.per
     none = pl.concat_list([pl.lit(None, dtype=pl.String)]).list.drop_nulls()
 
     def names_where(conditions: list[tuple[pl.Expr, str]]) -> pl.Expr:
