@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from screener.config import Config
+from screener.pipeline import LockTimeout, Published  # noqa: F401 - part of the library surface
 from screener.problems import InputError, Problem, suggestion
 from screener.rules.rule import Screen, load_rule
 
@@ -106,16 +107,20 @@ def load_data(config: Config, folder: Path | None = None):
     return load_snapshot(folder or config.data_dir, config.display)
 
 
-def run(config: Config, screens: list[Screen], as_of: date, snapshot=None):
-    """Run each screen as of `as_of` over one snapshot (read once)."""
-    from screener.engine.screen import run_screen
+def run(config: Config, screens: list[Screen], as_of: date, snapshot=None, out_dir: Path | None = None):
+    """Run each screen as of `as_of` over one snapshot (read once). A rule with `keep` is buffered
+    against P from the history in `out_dir` (default: `paths.out`); nothing is written."""
+    from screener.outputs.history import History
+    from screener.pipeline import screen_as_of
 
     snapshot = snapshot or load_data(config)
-    return [run_screen(s, config, snapshot, as_of) for s in screens]
+    history = History(Path(out_dir) if out_dir else config.out_dir)
+    return [screen_as_of(config, s, as_of, snapshot, history) for s in screens]
 
 
 def explain(config: Config, screen: Screen, query: str, as_of: date, snapshot=None):
-    """Why `query` (a symbol, a bare code, or a name) is in or out of `screen`'s result."""
+    """Why `query` (a symbol, a bare code, or a name) is in or out of `screen`'s result (buffered
+    against P from the history when the rule has `keep`; nothing is written)."""
     from screener.engine.explain import explain_row
 
     (result,) = run(config, [screen], as_of, snapshot)
@@ -250,88 +255,17 @@ def check_data(config: Config, folder: Path | None = None) -> dict[str, list[Pro
     return results
 
 
-@dataclass(frozen=True)
-class Published:
-    """What `publish` did for one screen."""
+def publish(config: Config, screens: list[Screen], as_of: date, formats: list[str] | tuple[str, ...] = (),
+            out_dir: Path | None = None, lang: str | None = None, snapshot=None, write: bool = True,
+            on_wait=None, clock=None) -> list[Published]:
+    """Screen each rule as of `as_of` and publish it: P from the history, the screen, the changes,
+    dated exports, the history, `latest.*` (`screener.pipeline.run_and_publish`, the one sequence
+    `screener run` and the scheduler share). `write=False` screens only (P read, nothing written).
+    Failures to write are in each `Published.error`; bad input raises `InputError`."""
+    from screener.pipeline import run_and_publish
 
-    rule: str
-    run_id: int | None
-    identical_to: int | None
-    files: tuple[str, ...]
-    changes: object | None  # screener.outputs.history.Changes
-    error: str | None = None
-
-
-class LockTimeout(Exception):
-    """Another run of the same screen held the lock for longer than we were willing to wait."""
-
-
-def publish(config: Config, results, formats: list[str], out_dir: Path | None = None, lang: str | None = None,
-            record: bool = True, on_wait=None) -> list[Published]:
-    """Write each result's exports and record the run in the history, one screen at a time under
-    that screen's lock, so two runs of the same rule never interleave.
-
-    Order for each screen: compare with the newest recorded run (for "what changed"), render and
-    write every export atomically, then record the run in one transaction. A failure (disk, lock)
-    is reported in `Published.error`; what was written before stays intact. `on_wait(message)` is
-    called once if the lock is busy and we wait for it.
-    """
-    from datetime import timezone
-
-    from filelock import FileLock, Timeout
-
-    from screener.outputs.export import ExportContext, export, rule_folder
-    from screener.outputs.history import History, compare, rows_of
-
-    out = Path(out_dir) if out_dir else config.out_dir
-    history = History(out)
-    done = []
-    for result in results:
-        stem = result.screen.stem
-        generated_at = datetime.now(timezone.utc).replace(microsecond=0)
-        try:
-            folder = rule_folder(out, stem)
-            folder.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(folder / ".lock"), timeout=0, fallback_to_soft=False)
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                if on_wait:
-                    on_wait(f"waiting for another run of {stem} to finish (lock {config.display(folder / '.lock')}, "
-                            f"up to {config.lock_timeout:g} s)")
-                try:
-                    lock.acquire(timeout=config.lock_timeout)
-                except Timeout:
-                    raise LockTimeout(f"gave up after {config.lock_timeout:g} s: another run of {stem} still holds "
-                                      f"{config.display(folder / '.lock')}; try again when it has finished "
-                                      "(export.lock_timeout in config.toml sets the wait)") from None
-            try:
-                previous = history.latest(stem) if record else None
-                changes = None
-                if previous is not None:
-                    watchlist = result.included["symbol"].to_list()
-                    old = history.rows(previous.run_id, also=watchlist)
-                    new = rows_of(result, also=[s for s, r in old.items() if r["included"]])
-                    changes = compare(old, new, previous, None, result.screen.top)
-                ctx = ExportContext(result, generated_at, lang or config.lang, changes, config.csv_bom)
-                files = export(ctx, out, formats) if formats else []
-                run_id = identical = None
-                if record:
-                    run_id, identical = history.record(result, generated_at, config.scoring_fingerprint)
-            finally:
-                lock.release()
-            done.append(Published(result.screen.path, run_id, identical, tuple(config.display(f) for f in files), changes))
-        except LockTimeout as e:
-            done.append(Published(result.screen.path, None, None, (), None, str(e)))
-        except ImportError as e:
-            done.append(Published(result.screen.path, None, None, (), None,
-                                  f"{e}; reinstall with: pip install -e ."))
-        except (OSError, ValueError) as e:
-            where = getattr(e, "filename", None)
-            msg = f"{getattr(e, 'strerror', None) or e}" + (f": {where}" if where else "")
-            done.append(Published(result.screen.path, None, None, (), None,
-                                  msg + "; check that the output folder is writable and the disk has room"))
-    return done
+    return run_and_publish(config, screens, as_of, formats, out_dir=out_dir, lang=lang, snapshot=snapshot,
+                           write=write, on_wait=on_wait, clock=clock)
 
 
 def history_runs(config: Config, rule: str, out_dir: Path | None = None):

@@ -133,48 +133,48 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_pa
 
             raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, FORMATS, 'format')}", param_hint="--format")
     screens = api.load_screens(config, rules)
-    results = api.run(config, screens, day)
-    published = {}
-    if not no_export:
-        def waiting(message):
-            click.echo(message, err=True)
 
-        for p in api.publish(config, results, wanted, out_dir, lang, on_wait=waiting):
-            published[p.rule] = p
-    failed = [p for p in published.values() if p.error]
+    def waiting(message):
+        click.echo(message, err=True)
+
+    published = api.publish(config, screens, day, wanted, out_dir, lang, write=not no_export, on_wait=waiting)
     if as_json:
-        from screener.outputs.report import result_payload
-
-        payloads = []
-        for r in results:
-            p = published.get(r.screen.path)
-            payload = result_payload(r, for_writing=True)
-            payload["exports"] = list(p.files) if p else []
-            payload["run_id"] = p.run_id if p else None
-            payload["identical_to"] = p.identical_to if p else None
-            payload["changes"] = p.changes.to_dict() if p and p.changes is not None else None
-            payloads.append(payload)
+        from screener.outputs.export import json_payload
         from screener.outputs.report import dumps_payload
 
+        payloads = []
+        for p in published:
+            if p.context is None:  # never screened (its lock was busy): the error says why
+                payloads.append({"rule": p.rule, "error": p.error})
+                continue
+            payload = json_payload(p.context)
+            payload["exports"] = list(p.files)
+            payload["run_id"] = p.run_id
+            payload["identical_to"] = p.identical_to
+            if p.error:
+                payload["error"] = p.error
+            payloads.append(payload)
         click.echo(dumps_payload(payloads[0] if len(payloads) == 1 else payloads))
     else:
         from screener.outputs.terminal import print_result
 
-        for r in results:
-            print_result(r, published.get(r.screen.path))
-    for r in results:
-        for w in r.warnings:
+        for p in published:
+            if p.result is not None:
+                print_result(p.result, p if not no_export else None)
+    for p in published:
+        for w in (p.result.warnings if p.result is not None else ()):
             click.echo(f"warning: {w}", err=True)
+    failed = [p for p in published if p.error]
     for p in failed:
-        click.echo(f"error: the exports and history of {p.rule} were not written: {p.error}\n"
-                   "  (earlier exports and the history are untouched)", err=True)
+        click.echo(f"error: {p.error}", err=True)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
 @main.command()
 @click.argument("rule")
 @click.argument("runs", nargs=-1, type=int)
-@click.option("--diff", is_flag=True, help="what entered, left and moved (default: the newest run against the one before)")
+@click.option("--diff", is_flag=True, help="what entered, left and moved (default: the newest run against the run it was compared with: "
+              "the newest as-of on or before its own)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="output folder holding history.sqlite (default: paths.out)")
 @_json_option
 @_config_option

@@ -126,12 +126,12 @@ formats = ["csv"]
     assert d.run_job("broken", slot).status == "failed"
     assert d.run_job("leaders", slot).status == "ok"
     # an unexpected exception inside a job is contained and logged with its context
-    from screener import api
+    from screener.engine import screen
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(api, "run", boom)
+    monkeypatch.setattr(screen, "run_screen", boom)
     outcome = d.run_job("leaders", slot)
     assert outcome.status == "failed" and "RuntimeError: disk on fire" in outcome.error
     assert d.status.read()["jobs"]["leaders"]["last_error"] == "RuntimeError: disk on fire"

@@ -9,6 +9,10 @@ Layout under the output folder:
 Every file is written to a temporary file beside it and renamed into place (`screener.atomic`),
 so a reader sees the old file or the new one. Each format is a module in `screener.outputs.formats`
 with `render(ctx) -> bytes`, imported only when asked for.
+
+Every export says which `SCHEMA_VERSION` of this layout and which engine (`ENGINE_VERSION`) made
+it, and a buffered rule's export names the previous watchlist P it kept members from
+(`ExportContext.provenance`).
 """
 
 from __future__ import annotations
@@ -27,11 +31,17 @@ FORMATS = ("csv", "xlsx", "html", "json", "parquet", "md")
 LANGS = ("en", "zh")
 _LATEST_META = ".latest.json"
 
+#: the version of what exports and `run --json` say (their keys and what each means). Bump it when
+#: a key is renamed, removed or changes meaning; adding a key does not need it. 1: until 2026-11;
+#: 2: `schema_version`, `engine_version`, `keep`, `previous`, `previous_note`, `changes` always present.
+SCHEMA_VERSION = 2
+
 
 @dataclass(frozen=True)
 class ExportContext:
-    """Everything a format needs: the result, when it was made, in which language, and what
-    changed since the previous run (`None` for a first run or when history is off)."""
+    """Everything a format needs: the result, when it was made (one time for every file, the
+    history row and the JSON of a run), in which language, and what changed since the run it is
+    compared with (`None` for a first run or when history is off)."""
 
     result: ScreenResult
     generated_at: datetime
@@ -39,10 +49,75 @@ class ExportContext:
     changes: object | None = None  # screener.outputs.history.Changes
     csv_bom: bool = True
 
+    @property
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    @property
+    def engine_version(self) -> int:
+        from screener.engine import ENGINE_VERSION
+
+        return ENGINE_VERSION
+
+    @property
+    def keep(self) -> bool:
+        """Whether the rule buffers its watchlist (`[output] keep`), so that P matters."""
+        return getattr(self.result.screen, "keep", None) is not None
+
+    @property
+    def previous(self):
+        """The previous watchlist P the result was buffered against (`Previous`), or None."""
+        return getattr(self.result, "previous", None)
+
+    @property
+    def previous_note(self) -> str | None:
+        """"previous watchlist: run 7 as of 2026-11-20", "no previous watchlist: plain top", or
+        None when the rule has no buffer. Every output of a buffered run shows it."""
+        return previous_note(self.result)
+
+    def provenance(self) -> dict:
+        """The versions and P as plain data, for every format to show (JSON: top-level keys)."""
+        p = self.previous if self.keep else None
+        return {"schema_version": self.schema_version, "engine_version": self.engine_version, "keep": self.keep,
+                "previous": None if p is None else {"run_id": p.run_id, "as_of": p.as_of.isoformat()},
+                "previous_note": self.previous_note}
+
+
+def previous_note(result) -> str | None:
+    """How a buffered result names its P (see `ExportContext.previous_note`)."""
+    if getattr(result.screen, "keep", None) is None:
+        return None
+    p = getattr(result, "previous", None)
+    if p is None:
+        return "no previous watchlist: plain top"
+    if p.run_id is None:  # a backtest's previous period
+        return f"previous watchlist: as of {p.as_of.isoformat()}"
+    return f"previous watchlist: run {p.run_id} as of {p.as_of.isoformat()}"
+
+
+def json_payload(ctx: ExportContext) -> dict:
+    """The JSON of a run, as the JSON export and `run --json` write it: `schema_version` first,
+    DESIGN.md's `run --json` keys, the provenance (engine version, P) and `changes` (null when
+    there is nothing to compare with)."""
+    from screener.outputs.report import result_payload
+
+    provenance = ctx.provenance()
+    payload = {"schema_version": provenance.pop("schema_version")}
+    payload.update(result_payload(ctx.result, ctx.generated_at, for_writing=True))
+    payload.update(provenance)
+    payload["changes"] = ctx.changes.to_dict() if ctx.changes is not None else None
+    return payload
+
 
 def render(fmt: str, ctx: ExportContext) -> bytes:
     module = importlib.import_module(f"screener.outputs.formats.{fmt}_format")
     return module.render(ctx)
+
+
+def render_all(ctx: ExportContext, formats: list[str]) -> dict[str, bytes]:
+    """Every format rendered, before anything is written (a format that fails to render leaves
+    every file as it was)."""
+    return {fmt: render(fmt, ctx) for fmt in formats}
 
 
 def rule_folder(out_dir: Path, stem: str) -> Path:
@@ -52,31 +127,44 @@ def rule_folder(out_dir: Path, stem: str) -> Path:
 def export(ctx: ExportContext, out_dir: Path, formats: list[str]) -> list[Path]:
     """Write each format for the run's date, then refresh `latest.*` when this date is the newest.
 
-    Returns the paths written. Rendering happens before anything is written, so a format that
-    fails to render leaves every file as it was."""
+    Returns the paths written. A published run goes through `write_dated` and `write_latest`
+    separately, with the history recorded between them (`screener.pipeline`)."""
+    rendered = render_all(ctx, formats)
+    return write_dated(ctx, out_dir, rendered) + write_latest(ctx, out_dir, rendered)
+
+
+def write_dated(ctx: ExportContext, out_dir: Path, rendered: dict[str, bytes]) -> list[Path]:
+    """`<out>/<rule>/<as_of>/<rule>.<ext>` for each rendered format, each atomically. Removes the
+    temporary files a killed run left (the caller holds the rule's lock)."""
     result = ctx.result
     stem = safe_component(result.screen.stem)
     base = rule_folder(out_dir, stem)
     dated = inside(out_dir, base / result.as_of.isoformat())
-    payloads = {fmt: render(fmt, ctx) for fmt in formats}
     for folder in (base, dated):
         _remove_leftovers(folder)
     written = []
-    for fmt, data in payloads.items():
+    for fmt, data in rendered.items():
         target = dated / f"{stem}.{fmt}"
         write_bytes(target, data)
         written.append(target)
+    return written
+
+
+def write_latest(ctx: ExportContext, out_dir: Path, rendered: dict[str, bytes]) -> list[Path]:
+    """`<out>/<rule>/latest.<ext>` for each format whose newest written as-of this run is (a
+    backfill of an older date never replaces it), tracked in `.latest.json`."""
+    result = ctx.result
+    base = rule_folder(out_dir, safe_component(result.screen.stem))
     meta = _latest_meta(base)
     as_of = result.as_of.isoformat()
-    refreshed = False
-    for fmt, data in payloads.items():
+    written = []
+    for fmt, data in rendered.items():
         if as_of >= meta.get(fmt, ""):
             target = base / f"latest.{fmt}"
             write_bytes(target, data)
             written.append(target)
             meta[fmt] = as_of
-            refreshed = True
-    if refreshed:
+    if written:
         write_bytes(base / _LATEST_META, json.dumps(meta, sort_keys=True).encode())
     return written
 

@@ -7,7 +7,8 @@ How a run goes (`Daemon.run_job`):
    same output, or a run still going, makes this one a logged "skipped", never an overlap;
 2. read `config.toml` and the job's rule files afresh: an edit takes effect now; a broken rule is
    logged with file:line:col and that rule's previous watchlist stays as it was;
-3. screen as of the scheduled slot's local date, publish the exports and record the history;
+3. screen and publish each rule as of the scheduled slot's local date: the same pipeline as
+   `screener run` (`api.publish`: P from the history, dated exports, the history, `latest.*`);
 4. write the outcome to the status file `<out>/schedule-status.json` (atomically).
 
 An exception in one job is logged with its context and never stops the daemon or other jobs.
@@ -175,8 +176,8 @@ class Daemon:
             try:
                 screen = load_rule(path, known, shown)
                 snapshot = snapshot or api.load_data(config)
-                (result,) = api.run(config, [screen], day, snapshot)
-                (published,) = api.publish(config, [result], list(job.formats))
+                (published,) = api.publish(config, [screen], day, list(job.formats), snapshot=snapshot,
+                                           clock=self.clock)
             except InputError as e:
                 text = "\n".join(p.render() for p in e.problems)
                 log.error("job %s rule %s: bad input, the previous watchlist is kept:\n%s", job.name, shown, text,
@@ -184,11 +185,11 @@ class Daemon:
                 errors.append(f"{shown}: " + "; ".join(f"{p.location()}: {p.message}" for p in e.problems))
                 continue
             if published.error:
-                log.error("job %s rule %s: exports not written: %s", job.name, shown, published.error,
+                log.error("job %s rule %s: not published: %s", job.name, shown, published.error,
                           extra={"job": job.name, "rule": shown, "outcome": "failed"})
                 errors.append(f"{shown}: {published.error}")
                 continue
-            n = result.included.height
+            n = published.result.included.height
             rows += n
             log.info("job %s rule %s: %d rows as of %s in %.2f s (run %s)", job.name, shown, n, day,
                      time.perf_counter() - t0, published.run_id,

@@ -1,12 +1,13 @@
-"""JSON: DESIGN.md's `run --json` shape, plus what changed since the previous run."""
+"""JSON: DESIGN.md's `run --json` shape, plus its schema and engine versions, the previous
+watchlist of a buffered rule, and what changed since the run it is compared with
+(`export.json_payload`, which `run --json` writes too)."""
 
 from __future__ import annotations
 
-from screener.outputs.report import dumps_payload, result_payload
+from screener.outputs.report import dumps_payload
 
 
 def render(ctx) -> bytes:
-    payload = result_payload(ctx.result, ctx.generated_at, for_writing=True)
-    if ctx.changes is not None:
-        payload["changes"] = ctx.changes.to_dict()
-    return (dumps_payload(payload) + "\n").encode("utf-8")
+    from screener.outputs.export import json_payload
+
+    return (dumps_payload(json_payload(ctx)) + "\n").encode("utf-8")
