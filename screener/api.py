@@ -268,6 +268,15 @@ def publish(config: Config, screens: list[Screen], as_of: date, formats: list[st
                            write=write, on_wait=on_wait, clock=clock)
 
 
+def check_expectations(config: Config, args: list[str] | tuple[str, ...] = ()):
+    """Every `[[expect]]` of the named rules (all of rules/ by default) evaluated on the configured
+    data, P from the configured history; nothing is written (`screener.expectations`)."""
+    from screener.expectations import evaluate
+
+    screens = load_screens(config, args)
+    return evaluate(config, screens, [config.display(p) for p in rule_paths(config, args)])
+
+
 def history_runs(config: Config, rule: str, out_dir: Path | None = None):
     """The recorded runs of a rule (a file path or a name in rules/), oldest first."""
     from screener.outputs.history import History

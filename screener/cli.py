@@ -265,6 +265,29 @@ def explain(ctx, rule, symbol, as_of, as_json, config_path):
         print_explanation(ex)
 
 
+@main.command("test")
+@click.argument("rules", nargs=-1)
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def test_(ctx, rules, as_json, config_path):
+    """Check the rules' [[expect]] cases (all of rules/ when none is named) against the configured
+    data: each failure as file:line, expected and actual. Exit 1 when any fails."""
+    from screener import api
+
+    config = _config(ctx, config_path)
+    report = api.check_expectations(config, rules)
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        for outcome in report.failed:
+            for line in outcome.lines():
+                click.echo(line)
+        click.echo(report.summary())
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
 @main.command()
 @click.argument("name", required=False)
 @_json_option
