@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,67 @@ def test_a_waiting_run_proceeds_when_the_lock_is_released(sample, cli):
 
 # -- a run killed with SIGKILL while it writes ------------------------------------------------
 
+# Runs the real CLI (the arguments after the first three) and SIGKILLs its own process at its
+# KILL_AT-th write point into OUT: just before each `os.replace` there (an atomic write's rename,
+# its temporary file written) and just before each COMMIT of the history. Each point is logged to
+# EVENTS before it is reached; KILL_AT 0 never kills. The history connections get a one-page cache,
+# so a transaction's rows reach the WAL before its COMMIT, as those of a large run do: a kill at the
+# COMMIT leaves a half-written transaction on disk.
+_KILLER = r'''
+import os, signal, sqlite3, sys
+
+kill_at, events, out = int(sys.argv[1]), open(sys.argv[2], "a", encoding="utf-8"), os.path.realpath(sys.argv[3])
+count = 0
+
+
+def inside_out(path):
+    return os.path.realpath(os.fspath(path)).startswith(out + os.sep)
+
+
+def write_point(what):
+    global count
+    count += 1
+    events.write(f"{count} {what}\n")
+    events.flush()
+    if count == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+real_replace, real_connect = os.replace, sqlite3.connect
+
+
+def replace(src, dst, *args, **kwargs):
+    if inside_out(dst):
+        write_point("replace " + os.path.relpath(os.path.realpath(os.fspath(dst)), out))
+    return real_replace(src, dst, *args, **kwargs)
+
+
+class Connection(sqlite3.Connection):
+    def execute(self, sql, *args):
+        if self.in_transaction and sql.lstrip().upper().startswith(("COMMIT", "END")):
+            write_point("commit")
+        return super().execute(sql, *args)
+
+    def commit(self):
+        if self.in_transaction:
+            write_point("commit")
+        return super().commit()
+
+
+def connect(database, *args, **kwargs):
+    if not inside_out(database):
+        return real_connect(database, *args, **kwargs)
+    con = real_connect(database, *args, factory=Connection, **kwargs)
+    con.execute("PRAGMA cache_size = 1")
+    return con
+
+
+os.replace, sqlite3.connect = replace, connect
+from screener.cli import main
+
+main(sys.argv[4:], prog_name="screener")
+'''
+
 
 def _big_project(root: Path, n: int) -> Path:
     rng = random.Random(7)
@@ -187,8 +249,8 @@ def _big_project(root: Path, n: int) -> Path:
     return root
 
 
-def _prices(root: Path, n: int, level: float) -> None:
-    with open(root / "data" / "prices.csv", "w", encoding="utf-8") as fh:
+def _prices(data: Path, n: int, level: float) -> None:
+    with open(data / "prices.csv", "w", encoding="utf-8") as fh:
         fh.write("symbol,close,currency,as_of\n")
         for i in range(n):
             fh.write(f"{600000 + i:06d}.SH,{level + (i * 7919) % 97:.2f},CNY,2026-06-30\n")
@@ -207,56 +269,95 @@ def _same_export(name: str, data: bytes, expected: bytes) -> bool:
     return data == expected
 
 
+def _history_runs(out: Path, scratch: Path, n: int) -> int:
+    """The number of runs in `out`'s history, checked whole: the file is intact and every run has all
+    `n` members. Read from a copy, so the next run meets the history exactly as the kill left it."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir()
+    for p in out.glob("history.sqlite*"):
+        if not p.name.endswith("-shm"):  # rebuilt from the WAL, as after a reboot
+            shutil.copy(p, scratch / p.name)
+    con = sqlite3.connect(scratch / "history.sqlite")
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        runs = [run_id for (run_id,) in con.execute("SELECT run_id FROM runs")]
+        for run_id in runs:
+            assert con.execute("SELECT COUNT(*) FROM rows WHERE run_id = ?", (run_id,)).fetchone()[0] == n
+    finally:
+        con.close()
+    return len(runs)
+
+
 def test_sigkill_mid_write_leaves_earlier_exports_and_history_intact(tmp_path):
-    n = 20_000  # big enough that writing the exports takes a measurable part of a run
+    """Every write point of a run is a kill point. Runs on new data over the old exports are killed
+    at write point 1, 3, 5, ... in one chain and 2, 4, 6, ... in another beside it, each run starting
+    from what the kill before it left, until a run has fewer points and completes. After every kill
+    each export is the whole old file or the whole new one, and the history is intact and holds
+    exactly the runs whose COMMIT went through; the run that completes leaves every export new, no
+    temporary file, and itself recorded."""
+    n = 60
     root = _big_project(tmp_path / "big", n)
-    cmd = [sys.executable, "-m", "screener", "run", "big", "--as-of", "2026-06-30", "--format", "csv,json,parquet"]
+    (root / "data").rename(root / "old")
+    shutil.copytree(root / "old", root / "new")
+    _prices(root / "old", n, 10.0)
+    _prices(root / "new", n, 50.0)  # new data: a new run's exports differ from the old ones
+    for name in ("old", "new"):
+        write(root / f"{name}.toml", f'[paths]\nrules = "rules"\nuniverses = "universes"\ndata = "{name}"\n')
+    killer = tmp_path / "killer.py"
+    killer.write_text(_KILLER, encoding="utf-8")
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
 
-    def complete_run(out: Path) -> tuple[dict[str, bytes], float]:
-        start = time.perf_counter()
-        p = subprocess.run(cmd + ["--out", str(out)], cwd=root, env=env, capture_output=True, text=True, timeout=300)
-        assert p.returncode == 0, p.stderr
-        return _exports(out / "big"), time.perf_counter() - start
+    def run(data: str, out: Path, kill_at: int = 0) -> tuple[int, list[str], str]:
+        """(exit code, the write points reached, stderr) of one run on the `data` snapshot."""
+        events = tmp_path / "events" / f"{out.name}-{kill_at}.txt"
+        events.parent.mkdir(exist_ok=True)
+        p = subprocess.run([sys.executable, str(killer), str(kill_at), str(events), str(out), "run", "big",
+                            "--as-of", "2026-06-30", "--format", "csv,json,parquet", "--out", str(out), "--json",
+                            "--config", str(root / f"{data}.toml")],
+                           cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        points = [line.split(" ", 1)[1] for line in events.read_text(encoding="utf-8").splitlines()]
+        return p.returncode, points, p.stderr
 
-    _prices(root, n, 10.0)
-    old, _ = complete_run(tmp_path / "old")
-    _prices(root, n, 50.0)  # new data: a new run's exports differ from the old ones
-    new, duration = complete_run(tmp_path / "new")
+    with ThreadPoolExecutor(2) as pool:  # the old exports, and the new ones for reference
+        done = list(pool.map(run, ("old", "new"), (tmp_path / "old", tmp_path / "new")))
+    assert [code for code, _, _ in done] == [0, 0], [err for _, _, err in done]
+    old, new = _exports(tmp_path / "old" / "big"), _exports(tmp_path / "new" / "big")
     assert old.keys() == new.keys() and any(old[k] != new[k] for k in old)
 
-    out = root / "out"
-    _prices(root, n, 10.0)
-    subprocess.run(cmd + ["--out", str(out)], cwd=root, env=env, capture_output=True, timeout=300, check=True)
-    _prices(root, n, 50.0)
-    kills, finished = 0, 0
-    # kill points spread over a run's length; a run that finishes first shortens the next wait
-    fractions = [0.4, 0.55, 0.7, 0.8, 0.88, 0.95, 0.6, 0.75, 0.5, 0.85, 0.65, 0.9]
-    for fraction in fractions:
-        if kills >= 5:
-            break
-        p = subprocess.Popen(cmd + ["--out", str(out)], cwd=root, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(duration * fraction)
-        if p.poll() is None:
-            p.send_signal(signal.SIGKILL)
-            kills += 1
+    def chain(first: int) -> tuple[list[int], list[str]]:
+        """Kill at first, first + 2, ... until a run completes: (points killed at, the completing run's points)."""
+        out = tmp_path / f"chain{first}"
+        shutil.copytree(tmp_path / "old", out)
+        killed, runs = [], 1
+        for kill_at in range(first, 100, 2):
+            code, points, err = run("new", out, kill_at)
+            if code == 0:
+                break
+            assert code == -signal.SIGKILL and len(points) == kill_at, (kill_at, code, points, err)
+            killed.append(kill_at)
+            now = _exports(out / "big")
+            assert now.keys() == old.keys()
+            for name, data in now.items():  # every file is the whole old export or the whole new one
+                assert _same_export(name, data, old[name]) or _same_export(name, data, new[name]), (name, points)
+            if points[-1] == "commit":  # killed mid-transaction, with rows already in the WAL
+                assert (out / "history.sqlite-wal").stat().st_size > 0
+            runs += "commit" in points[:-1]  # a COMMIT that went through records its run; the killed one none
+            assert _history_runs(out, tmp_path / f"scratch{first}", n) == runs, points
         else:
-            finished += 1
-            duration *= 0.8
-        p.wait(timeout=60)
-        now = _exports(out / "big")
-        assert now.keys() == old.keys()
-        for name, data in now.items():  # every file is the whole old export or the whole new one
-            assert _same_export(name, data, old[name]) or _same_export(name, data, new[name]), name
-        con = sqlite3.connect(out / "history.sqlite")
-        try:
-            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            for (run_id,) in con.execute("SELECT run_id FROM runs").fetchall():
-                assert con.execute("SELECT COUNT(*) FROM rows WHERE run_id = ?", (run_id,)).fetchone()[0] == n
-        finally:
-            con.close()
-    assert kills >= 3, f"only {kills} runs were killed ({finished} finished first): the test proved nothing"
+            pytest.fail(f"no run completed: {points}")
+        # the next run after the kills works
+        assert _exports(out / "big").keys() == new.keys()
+        assert all(_same_export(k, v, new[k]) for k, v in _exports(out / "big").items())
+        assert not list((out / "big").rglob(".*.tmp"))  # temporary files of the killed runs are gone
+        assert _history_runs(out, tmp_path / f"scratch{first}", n) == runs + 1
+        return killed, points
+
+    with ThreadPoolExecutor(2) as pool:
+        (odd, points), (even, points_even) = pool.map(chain, (1, 2))
+    assert points == points_even and sorted(odd + even) == list(range(1, len(points) + 1))  # every point, once
+    # every export's rename and the history's COMMIT are among them
+    assert "commit" in points and {f"replace big/{k}" for k in new} <= set(points), points
 
 
 @pytest.mark.parametrize("rule", ["esg_compute_leaders", "ai_compute_garp", "quantum_pure_plays"])
