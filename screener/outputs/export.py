@@ -28,7 +28,6 @@ from screener.engine.screen import ScreenResult
 from screener.outputs.safe import inside, safe_component
 
 FORMATS = ("csv", "xlsx", "html", "json", "parquet", "md")
-LANGS = ("en", "zh")
 _LATEST_META = ".latest.json"
 
 #: the version of what exports and `run --json` say (their keys and what each means). Bump it when

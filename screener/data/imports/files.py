@@ -52,7 +52,7 @@ def read_table(path: Path, shown: str) -> Table:
         raise InputError([Problem("unreadable", f"cannot read the file: {e.strerror or e}", shown)]) from None
     if suffix in (".xlsx", ".xlsm") or raw.startswith(b"PK\x03\x04"):
         return _read_xlsx(path, shown)
-    return _read_csv(path, raw, shown)
+    return _read_csv(raw, shown)
 
 
 def _decode(raw: bytes) -> tuple[str, str]:
@@ -67,7 +67,7 @@ def _decode(raw: bytes) -> tuple[str, str]:
     return raw.decode("gb18030"), "gb18030"
 
 
-def _read_csv(path: Path, raw: bytes, shown: str) -> Table:
+def _read_csv(raw: bytes, shown: str) -> Table:
     try:
         text, encoding = _decode(raw)
     except UnicodeDecodeError as e:

@@ -32,7 +32,6 @@ class Header:
     """One column header, normalised (see the module docstring)."""
 
     index: int
-    raw: str
     shown: str  # one line, as the user would recognise it
     name: str  # NFKC, cut at the first line break or `[`, no spaces, unit and FY removed
     key: str  # `name` case folded: what aliases are matched against
@@ -91,7 +90,7 @@ def normalise_header(raw, index: int = 0) -> Header:
     if currency is None and unit:
         parsed = parse_unit(unit)
         currency = parsed[1] if parsed else None
-    return Header(index, str(raw if raw is not None else ""), shown, name, name.casefold(), fy, year, unit, currency,
+    return Header(index, shown, name, name.casefold(), fy, year, unit, currency,
                   _iso_date(params.get("交易日期") or params.get("日期")))
 
 

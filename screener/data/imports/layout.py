@@ -57,11 +57,10 @@ class Col:
 
 @dataclass
 class Layout:
-    """The symbol column, the columns used, the headers ignored, and problems and notes found."""
+    """The symbol column, the columns used, and the problems and notes found."""
 
     symbol: Header
     cols: list[Col]
-    ignored: list[Header]
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -210,4 +209,4 @@ def build_layout(headers: list[Header], source: str, kind: str, config, as_of: d
     if ignored_shown:
         notes.append("columns ignored: " + ", ".join(f"`{s}`" for s in ignored_shown)
                      + other_source_hint(ignored, source, kind))
-    return Layout(symbol, cols, ignored, problems, notes)
+    return Layout(symbol, cols, problems, notes)
