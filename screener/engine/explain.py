@@ -29,6 +29,10 @@ class Explanation:
     notes: list
     notice: str | None
     previous: dict | None  # the watchlist a buffer compared against: {"run_id", "as_of"}; None = plain top
+    per: str | None = None  # the rule's `per` field (group_rank counts within its groups)
+    group: str | None = None  # this security's value of `per` (None: the null group, or no `per`)
+    keep: int | None = None  # the rule's `keep` buffer (None: no buffer, so `previous` means nothing)
+    pin_reason: str | None = None  # the reason of the pin on this security (include or exclude)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -56,8 +60,8 @@ def explain_row(result: ScreenResult, symbol: str) -> Explanation:
         components.append({
             "name": s.name, "expr": s.source, "raw": plain(raw), "normalized": plain(norm),
             "normalize": s.normalize, "higher_is_better": s.higher_is_better, "weight": round(w, 6),
-            "within": getattr(s, "within", None), "missing": getattr(s, "missing", "worst"),
-            "winsorize": getattr(s, "winsorize", None),
+            "within": s.within, "missing": s.missing,
+            "winsorize": s.winsorize,
             "contribution": None if not row["_passed"] else (
                 0.0 if norm is None or not present else round(s.weight / present * norm, 6)),
             "values": {name: plain(row.get(name)) for name in s.fields},
@@ -87,6 +91,9 @@ def explain_row(result: ScreenResult, symbol: str) -> Explanation:
         notes=_notes(row, result), notice=result.snapshot.notice,
         previous=({"run_id": result.previous.run_id, "as_of": result.previous.as_of.isoformat()}
                   if result.previous is not None else None),
+        per=screen.per,
+        group=(None if not screen.per or row.get(screen.per) is None else str(row[screen.per])),
+        keep=screen.keep, pin_reason=row["pin_reason"],
     )
 
 

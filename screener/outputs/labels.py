@@ -12,6 +12,13 @@ ZH = {
     "pe_fy1": "市盈率(FY1)", "pe_fy2": "市盈率(FY2)", "peg_fy1": "PEG(FY1)", "analysts": "分析师数",
     "revision_1m": "一致预期1月调整", "revision_3m": "一致预期3月调整", "score": "综合得分",
     "as_of": "数据日期", "data_notice": "数据说明", "price_as_of": "价格日期", "consensus_as_of": "一致预期日期",
+    "industry": "行业", "return_1m": "近1月涨跌幅", "return_3m": "近3月涨跌幅", "return_6m": "近6月涨跌幅",
+    "return_12m": "近12月涨跌幅", "amount_avg_1m": "近1月日均成交额", "revenue_fy1": "营业收入(FY1一致预期)",
+    "net_profit_fy1": "净利润(FY1一致预期)", "revenue_growth_fy1": "营收增速(FY1)",
+    "net_profit_growth_fy1": "净利润增速(FY1)", "ps_fy1": "市销率(FY1)",
+    # how a row got into the watchlist
+    "group_rank": "组内排名", "pinned": "人工纳入", "pin_reason": "人工纳入原因", "kept": "缓冲保留",
+    "reason": "入选说明", "previous_watchlist": "上期观察名单",
 }
 ZH_PREFIX = {"score_": "得分·"}
 
@@ -55,8 +62,15 @@ PHRASES_ZH = {
     'removed': '剔除数',
     'unlisted': '未上市',
     'not listed: kept in the universe, never screened': '未上市：保留在股票池中，不参与筛选',
-    'below top': '排名在前',
-    'ranked below the top': '通过筛选但排名在前',
+    'below top': '未进前',
+    'ranked below the top': '通过筛选但未进前',
+    'pin': '人工排除',
+    'excluded by an exclude pin': '被人工排除（pin）',
+    'pinned': '人工纳入',
+    'previous watchlist': '上期观察名单',
+    'group': '分组',
+    'keep': '缓冲名次',
+    'per': '分组字段',
     'A member failing several filters counts once for each.': '未通过多个条件的成员在每个条件下各计一次。',
     'What changed since the previous run': '与上次运行相比的变化',
     'First recorded run: nothing to compare with.': '首次记录的运行：没有可比较的上次结果。',
@@ -109,6 +123,14 @@ PHRASES_ZH = {
     'to_score': '新得分',
     'this run': '本次运行',
 }
+
+
+def below_top(top: int, per: str | None, lang: str = "en") -> str:
+    """The bucket of passers cut by `top`: "below top 10", "below top 2 per industry";
+    "未进前 10", "未进前 2（按 industry 分组）"."""
+    if lang == "zh":
+        return f"未进前 {top}" + (f"（按 {per} 分组）" if per else "")
+    return f"below top {top}" + (f" per {per}" if per else "")
 
 
 def phrase(words: str, lang: str = "en") -> str:

@@ -1,7 +1,15 @@
 """Shape a `ScreenResult` for people and programs: the watchlist table and the JSON payload.
 
-Both show the same rows in rank order; floats are rounded to 6 places in JSON. `fields` shown
-are the ones the rule reads, then the usual key fields (ESG grade, EPS, growth, P/E).
+Both show the same rows in output order (scored rows by composite, then pinned rows without a
+score, by symbol); floats are rounded to 6 places in JSON. `fields` shown are the ones the rule
+reads (filters, scores, the scores' `within` fields, `per`), then its `[output] columns`, then
+the usual key fields (ESG grade, EPS, growth, P/E).
+
+Beside the fields, every row says how it got in: `group_rank` (position within its `per` group)
+when the rule has `per`; `pinned` and `pin_reason` always; `kept` (in by the `keep` buffer rather
+than by rank) when the rule has `keep`; `reason` (the engine's words: "pinned: ...", "kept by the
+buffer (rank 12, keep 15)", null when in by rank) when the rule has `keep` or pins. A buffered
+rule's outputs name the previous watchlist it compared against (`previous_note`).
 """
 
 from __future__ import annotations
@@ -14,25 +22,88 @@ import polars as pl
 from screener.engine.screen import KEY_FIELDS, ScreenResult, data_dates
 
 
+#: identity columns every watchlist row has anyway (never repeated as a shown field)
+_IDENTITY = ("symbol", "name", "themes", "exposure")
+
+
 def shown_fields(result: ScreenResult) -> list[str]:
-    out = [f for f in result.screen.fields() if f not in ("symbol", "name", "themes", "exposure")]
-    for f in KEY_FIELDS:
-        if f not in out:
+    """The fields a watchlist shows, each once: the rule's own (`Screen.fields()`: filters,
+    scores, the scores' `within` fields, `per`), then its `[output] columns` in order, then the
+    usual key fields. Identity columns (symbol, name, themes, exposure) are shown anyway."""
+    screen = result.screen
+    out: list[str] = []
+    per = getattr(screen, "per", None)
+    for f in (*screen.fields(), *getattr(screen, "columns", ()), *((per,) if per else ()), *KEY_FIELDS):
+        if f not in out and f not in _IDENTITY:
             out.append(f)
     return out
 
 
+def has_pins(screen) -> bool:
+    """Whether the rule declares any `[[pins]]` (expired or not: a rule's exports keep one shape)."""
+    return bool(getattr(screen, "pins", ()))
+
+
+def shows_reason(screen) -> bool:
+    """Whether watchlist rows carry the engine's `reason` for being in (pins or a buffer)."""
+    return getattr(screen, "keep", None) is not None or has_pins(screen)
+
+
+def previous_note(result: ScreenResult) -> str | None:
+    """"previous watchlist: run 7 as of 2026-11-20" or "no previous watchlist: plain top" for a
+    rule with `keep`; None without one (`screener.outputs.export.previous_note`)."""
+    from screener.outputs.export import previous_note as note
+
+    return note(result)
+
+
+#: the marker people see on a pinned row (terminal, HTML, Markdown)
+PIN_MARK = "📌"
+
+
+def reason_shown(reason: str | None, pinned: bool | None) -> str:
+    """Why a row is in, as people read it: the engine's reason, a pinned row marked with
+    `PIN_MARK` ("📌 pinned: core position"); "" for a row in by plain rank."""
+    if not reason:
+        return PIN_MARK if pinned else ""
+    return f"{PIN_MARK} {reason}" if pinned else reason
+
+
+def below_top_key(screen) -> str:
+    """The `exclusion_counts` key of passers cut by `top`: "below top", or "below top per
+    industry" when `top` counts within the groups of `per`."""
+    per = getattr(screen, "per", None)
+    return f"below top per {per}" if per else "below top"
+
+
 def watchlist_table(result: ScreenResult) -> pl.DataFrame:
-    """The included rows, by rank: identity, score, normalised components, fields, notice."""
+    """The included rows in output order: rank (null for a pinned row without a score),
+    `group_rank` (with `per`), identity, score, normalised components, fields, how the row got
+    in (`pinned`, `pin_reason`; `kept` with `keep`; `reason` with `keep` or pins), dates, the
+    data notice and, for a buffered rule, `previous_watchlist` (which P it compared against)."""
+    screen = result.screen
     inc = result.included
-    comps = [pl.col(result.norm_col(i)).alias(f"score_{s.name}") for i, s in enumerate(result.screen.scores)]
+    comps = [pl.col(result.norm_col(i)).alias(f"score_{s.name}") for i, s in enumerate(screen.scores)]
     fields = [pl.col(f).cast(pl.String) if f == "esg_rating" else pl.col(f) for f in shown_fields(result)
               if f not in ("currency", "close")]
-    cols = [pl.col("rank"), pl.col("symbol"), pl.col("name"), pl.col("name_en"), pl.col("themes"), pl.col("exposure"),
-            pl.col("score"), *comps, *fields, pl.col("currency"), pl.col("close"), pl.lit(result.as_of).alias("as_of"),
-            pl.col("price_as_of"), pl.col("consensus_as_of")]
+    ranks = [pl.col("rank")]
+    if getattr(screen, "per", None):
+        ranks.append(pl.col("group_rank"))
+    status = [pl.col("pinned"), pl.col("pin_reason")]
+    if getattr(screen, "keep", None) is not None:
+        status.append(pl.col("_kept").alias("kept"))
+    if shows_reason(screen):
+        why = result.verdicts.filter(pl.col("included"))
+        status.append(pl.col("symbol").replace_strict(why["symbol"], why["reason"], default=None,
+                                                      return_dtype=pl.String).alias("reason"))
+    cols = [*ranks, pl.col("symbol"), pl.col("name"), pl.col("name_en"), pl.col("themes"), pl.col("exposure"),
+            pl.col("score"), *comps, *fields, pl.col("currency"), pl.col("close"), *status,
+            pl.lit(result.as_of).alias("as_of"), pl.col("price_as_of"), pl.col("consensus_as_of")]
     if result.snapshot.notice:
         cols.append(pl.lit(result.snapshot.notice).alias("data_notice"))
+    note = previous_note(result)
+    if note:
+        cols.append(pl.lit(note).alias("previous_watchlist"))
     return inc.select(cols)
 
 
@@ -49,15 +120,30 @@ def result_payload(result: ScreenResult, generated_at: datetime | None = None, f
     screen = result.screen
     rows = []
     fields = shown_fields(result)
+    per = getattr(screen, "per", None)
+    keep = getattr(screen, "keep", None)
+    reasons = {}
+    if shows_reason(screen):
+        why = result.verdicts.filter(pl.col("included"))
+        reasons = dict(zip(why["symbol"].to_list(), why["reason"].to_list()))
     for r in result.included.iter_rows(named=True):
-        row = {"rank": r["rank"], "symbol": r["symbol"], "name": r["name"], "name_en": r["name_en"],
-               "themes": list(r["themes"]), "exposure": r["exposure"], "score": plain(r["score"]),
-               "components": {s.name: plain(r[result.norm_col(i)]) for i, s in enumerate(screen.scores)},
-               "raw": {s.name: plain(r[result.raw_col(i)]) for i, s in enumerate(screen.scores)}}
+        row = {"rank": r["rank"]}
+        if per:
+            row["group_rank"] = r["group_rank"]
+        row.update({"symbol": r["symbol"], "name": r["name"], "name_en": r["name_en"],
+                    "themes": list(r["themes"]), "exposure": r["exposure"], "score": plain(r["score"]),
+                    "components": {s.name: plain(r[result.norm_col(i)]) for i, s in enumerate(screen.scores)},
+                    "raw": {s.name: plain(r[result.raw_col(i)]) for i, s in enumerate(screen.scores)}})
         for f in fields:
             row[f] = plain(r[f] if f != "esg_rating" or r[f] is None else str(r[f]))
         row.setdefault("close", plain(r["close"]))
         row.setdefault("currency", r["currency"])
+        row["pinned"] = bool(r["pinned"])
+        row["pin_reason"] = r["pin_reason"]
+        if keep is not None:
+            row["kept"] = bool(r["_kept"])
+        if reasons:
+            row["reason"] = reasons.get(r["symbol"])
         rows.append(row)
     return {
         "rule": screen.path,
@@ -89,14 +175,19 @@ def excluded_json(result: ScreenResult) -> EncodedJSON:
 
 
 def exclusion_counts(result: ScreenResult) -> dict[str, int]:
-    """How many members each filter removed (a member failing two filters counts in both);
-    "below top" for passers cut by `top`. In the rule's order, "unlisted" first, "below top" last."""
+    """How many members each filter removed (a member failing two filters counts in both); an
+    `exclude` pin counts as the filter "pin"; "below top" (or "below top per industry" with
+    `per`, `below_top_key`) for passers cut by `top`. In the rule's order: "unlisted" first, then
+    the filters, "pin", and the "below top" bucket last."""
+    from screener.engine.verdicts import PIN_FILTER
+
+    below = below_top_key(result.screen)
     out = result.verdicts.filter(pl.col("included").not_())
     reasons = (out.select(pl.when(pl.col("failed").list.len() > 0).then(pl.col("failed"))
-                          .otherwise(pl.concat_list([pl.lit("below top")])).alias("r"))
+                          .otherwise(pl.concat_list([pl.lit(below)])).alias("r"))
                .explode("r")["r"].value_counts())
     counts = dict(zip(reasons["r"].to_list(), reasons["count"].to_list()))
-    order = ["unlisted", *(f.name for f in result.screen.filters), "below top"]
+    order = ["unlisted", *(f.name for f in result.screen.filters), PIN_FILTER, below]
     return {k: counts[k] for k in order if k in counts}
 
 
@@ -142,25 +233,30 @@ def data_dates_text(result: ScreenResult) -> str:
     return " · ".join(parts) or "—"
 
 
+#: money amounts shown in billions or millions
+_AMOUNTS = ("market_cap", "revenue_fy1", "net_profit_fy1", "amount_avg_1m")
+
+
 def format_number(value: float, column: str, currency: str | None = None) -> str:
     """A finite number the way an analyst reads `column`: score and components 3 decimals;
-    growth and revision ratios as % with 1 decimal; P/E and PEG 1 decimal; EPS 3 decimals; close
-    with 2 decimals and its currency (none when the currency is unknown); market cap in billions
-    or millions; exposure score 2 decimals; counts as integers."""
+    growth, revision and return ratios as % with 1 decimal; P/E, PEG and P/S 1 decimal; EPS 3
+    decimals; close with 2 decimals and its currency (none when the currency is unknown); market
+    cap, revenue, net profit and amount traded in billions or millions; exposure score 2
+    decimals; ranks and counts as integers."""
     if column == "score" or column.startswith("score_"):
         return f"{value:.3f}"
-    if column.startswith(("eps_growth_", "revision_")):
+    if column.startswith(("eps_growth_", "revision_", "return_", "revenue_growth_", "net_profit_growth_")):
         return f"{value * 100:.1f}%"
-    if column.startswith(("pe_", "peg_")) or column == "esg_score":
+    if column.startswith(("pe_", "peg_", "ps_")) or column == "esg_score":
         return f"{value:.1f}"
     if column.startswith("eps_fy"):
         return f"{value:.3f}"
     if column == "close":
         return f"{value:,.2f} {currency}" if currency else f"{value:,.2f}"
-    if column == "market_cap":
+    if column in _AMOUNTS:
         return f"{value / 1e9:,.1f} bn" if abs(value) >= 1e9 else f"{value / 1e6:,.1f} m"
     if column == "exposure_score":
         return f"{value:.2f}"
-    if column in ("rank", "analysts") or isinstance(value, int):
+    if column in ("rank", "group_rank", "analysts") or isinstance(value, int):
         return f"{value:.0f}"
     return f"{value:,.2f}"

@@ -8,7 +8,9 @@ from rich.text import Text
 
 
 MAX_ROWS_SHOWN = 100  # a terminal is for reading; exports carry every row
-_RATIO_FIELDS = {"eps_growth_fy1", "eps_growth_fy2", "revision_1m", "revision_3m"}
+_RATIO_FIELDS = {"eps_growth_fy1", "eps_growth_fy2", "revision_1m", "revision_3m", "return_1m", "return_3m",
+                 "return_6m", "return_12m", "revenue_growth_fy1", "net_profit_growth_fy1"}
+_AMOUNT_FIELDS = {"market_cap", "revenue_fy1", "net_profit_fy1", "amount_avg_1m"}
 
 
 def _console() -> Console:
@@ -27,9 +29,9 @@ def fmt(field: str, v) -> str:
     if isinstance(v, float):
         if field in _RATIO_FIELDS:
             return f"{v * 100:+.1f}%"
-        if field == "market_cap":
+        if field in _AMOUNT_FIELDS:
             return _compact(v)
-        if field.startswith(("pe_", "peg_")):
+        if field.startswith(("pe_", "peg_", "ps_")):
             return f"{v:.1f}"
         if field.startswith("eps_"):
             return f"{v:.3f}"
@@ -39,6 +41,11 @@ def fmt(field: str, v) -> str:
     if isinstance(v, list):
         return ", ".join(str(x) for x in v)
     return str(v)
+
+
+def _rank(v) -> str:
+    """A rank as text; "—" for a pinned row without one (never "0" or "None")."""
+    return "—" if v is None else str(v)
 
 
 def _num(v) -> str:
@@ -67,28 +74,56 @@ def _cell(f: str, r: dict) -> str:
 
 
 def terminal_fields(result) -> list[str]:
-    """Fields the filters read, then the key fields; score inputs show as components."""
+    """Fields the filters read, then the rule's `[output] columns`, its `per` field, then the key
+    fields, each once; score inputs show as components."""
     from screener.engine.screen import KEY_FIELDS
 
+    screen = result.screen
+    per = getattr(screen, "per", None)
     out = []
-    for f in [x for flt in result.screen.filters for x in flt.fields] + list(KEY_FIELDS):
+    for f in ([x for flt in screen.filters for x in flt.fields] + list(getattr(screen, "columns", ()))
+              + ([per] if per else []) + list(KEY_FIELDS)):
         if f not in out and f not in ("symbol", "name", "themes"):
             out.append(f)
     return out
 
 
+def _title(result) -> str:
+    """"ESG compute leaders · as of 2026-11-26 · 10 of 22 members (top 10 of 19 passing, 1 pinned)"."""
+    screen = result.screen
+    inc = result.included
+    passed = result.passers
+    pinned = int(inc["pinned"].sum())
+    title = f"{screen.name} · as of {result.as_of} · {inc.height} of {result.frame.height} members"
+    notes = []
+    if screen.top is not None and passed > inc.height - pinned:
+        per = getattr(screen, "per", None)
+        notes.append(f"top {screen.top}{f' per {per}' if per else ''} of {passed} passing")
+    if pinned:
+        notes.append(f"{pinned} pinned")
+    return title + (f" ({', '.join(notes)})" if notes else "")
+
+
 def print_result(result, published=None) -> None:
     from screener.outputs.report import exclusion_counts
+
+    import polars as pl
+
+    from screener.outputs.report import previous_note, reason_shown, shows_reason
 
     con = _console()
     screen = result.screen
     inc = result.included
-    passed = int(result.frame["_passed"].sum())
-    title = f"{screen.name} · as of {result.as_of} · {inc.height} of {result.frame.height} members"
-    if screen.top is not None and passed > inc.height:
-        title += f" (top {screen.top} of {passed} passing)"
-    table = Table(title=title, title_justify="left")
+    passed = result.passers
+    per = getattr(screen, "per", None)
+    reasons = {}
+    if shows_reason(screen):
+        why = result.verdicts.filter(pl.col("included"))
+        reasons = dict(zip(why["symbol"].to_list(), why["reason"].to_list()))
+    table = Table(title=_title(result), title_justify="left")
     table.add_column("#", justify="right")
+    if per:
+        table.add_column(f"# in\n{per}", justify="right")
     table.add_column("symbol", no_wrap=True)
     table.add_column("name", no_wrap=True)
     multi = len(screen.universes) > 1
@@ -100,13 +135,20 @@ def print_result(result, published=None) -> None:
     fields = terminal_fields(result)
     for f in fields:
         table.add_column(f, justify="right")
+    if reasons:
+        table.add_column("why in")
     for r in inc.head(MAX_ROWS_SHOWN).iter_rows(named=True):
-        cells = [str(r["rank"]), r["symbol"], r["name"]]
+        cells = [_rank(r["rank"])]
+        if per:
+            cells.append(_rank(r["group_rank"]))
+        cells += [r["symbol"], r["name"]]
         if multi:
             cells.append(", ".join(r["themes"]))
         cells.append("—" if r["score"] is None else f"{r['score']:.3f}")
         cells += [("—" if r[result.norm_col(i)] is None else f"{r[result.norm_col(i)]:.2f}") for i in range(len(screen.scores))]
         cells += [_cell(f, r) for f in fields]
+        if reasons:
+            cells.append(Text(reason_shown(reasons.get(r["symbol"]), r["pinned"])))
         table.add_row(*cells)
     con.print(table)
     if inc.height > MAX_ROWS_SHOWN:
@@ -117,8 +159,12 @@ def print_result(result, published=None) -> None:
     if counts:
         con.print("Excluded: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + "  (screener explain RULE SYMBOL for one)")
     if screen.scores:
-        weights = ", ".join(f"{s.name} {w:.0%}" for s, w in zip(screen.scores, screen.weights))
+        weights = ", ".join(f"{s.name} {w:.0%}" + (f" (within {s.within})" if getattr(s, "within", None) else "")
+                            for s, w in zip(screen.scores, screen.weights))
         con.print(f"Score = weighted components normalised over the {passed} passers: {weights}")
+    note = previous_note(result)
+    if note:
+        con.print(f"{note} (keep {screen.keep})")
     if result.snapshot.notice:
         con.print(Text(f"⚠ {result.snapshot.notice}", style="bold yellow"))
     if published is None:
@@ -134,13 +180,54 @@ def print_result(result, published=None) -> None:
         con.print(f"wrote {p}")
 
 
+def _explained_previous(ex) -> str | None:
+    """The previous-watchlist line of a buffered rule's explanation, in the words of every other
+    output (`screener.outputs.export.previous_note`); None without `keep`."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    from screener.engine.screen import Previous
+    from screener.outputs.report import previous_note
+
+    keep = getattr(ex, "keep", None)
+    if keep is None:
+        return None
+    p = ex.previous
+    previous = None if p is None else Previous(date.fromisoformat(p["as_of"]), frozenset(), p["run_id"])
+    return previous_note(SimpleNamespace(screen=SimpleNamespace(keep=keep), previous=previous))
+
+
+def _component_options(c: dict) -> str:
+    """"  [within industry · missing mean · winsorize 0.05]" for the options a component sets;
+    `missing` shows when it is not the default "worst", or when this security's value is missing."""
+    opts = []
+    if c.get("within"):
+        opts.append(f"within {c['within']}")
+    missing = c.get("missing") or "worst"
+    if missing != "worst" or (c.get("raw") is None and c.get("contribution") is not None):
+        opts.append(f"missing {missing}")
+    if c.get("winsorize") is not None:
+        opts.append(f"winsorize {c['winsorize']:g}")
+    return f"  [{' · '.join(opts)}]" if opts else ""
+
+
 def print_explanation(ex) -> None:
+    from screener.outputs.report import PIN_MARK
+
     con = _console()
     status = "IN" if ex.included else "OUT"
+    if ex.pinned:
+        status += f" ({PIN_MARK} pinned)"
     con.print(Text(f"{ex.symbol} {ex.name} · {ex.rule_name} · as of {ex.as_of}: {status}",
                    style="bold green" if ex.included else "bold red"))
-    con.print(f"  {ex.reason}")
-    con.print(f"  themes: {', '.join(ex.themes)}")
+    con.print(Text(f"  {ex.reason}"))
+    con.print(Text(f"  themes: {', '.join(ex.themes)}"))
+    per = getattr(ex, "per", None)
+    if per:
+        con.print(Text(f"  {per}: {getattr(ex, 'group', None) or '(none)'}"))
+    previous = _explained_previous(ex)
+    if previous:
+        con.print(f"  {previous} (keep {ex.keep})")
     if ex.filters:
         t = Table(title="filters (all must pass; a missing value fails)", title_justify="left")
         for c in ("filter", "expression", "values", "verdict"):
@@ -149,7 +236,7 @@ def print_explanation(ex) -> None:
             values = ", ".join(f"{k} = {fmt(k, v)}" for k, v in f["values"].items())
             style = {"pass": "green", "fail": "red", "missing": "yellow"}[f["verdict"]]
             verdict = f["verdict"] + (f" ({', '.join(f['missing'])} missing)" if f["missing"] else "")
-            t.add_row(f["name"], f["expr"], values, Text(verdict, style=style))
+            t.add_row(Text(f["name"]), Text(f["expr"]), Text(values), Text(verdict, style=style))
         con.print(t)
     if ex.components:
         t = Table(title="score components (normalised over the securities that passed)", title_justify="left")
@@ -157,12 +244,17 @@ def print_explanation(ex) -> None:
             t.add_column(c, justify="right" if c not in ("component", "expression") else "left")
         for c in ex.components:
             expr = c["expr"] + ("" if c["higher_is_better"] else "  (lower is better)") + \
-                ("" if c["normalize"] == "rank" else f"  [{c['normalize']}]")
-            t.add_row(c["name"], expr, _num(c["raw"]), _num(c["normalized"]), f"{c['weight']:.1%}",
+                ("" if c["normalize"] == "rank" else f"  [{c['normalize']}]") + _component_options(c)
+            t.add_row(Text(c["name"]), Text(expr), _num(c["raw"]), _num(c["normalized"]), f"{c['weight']:.1%}",
                       _num(c["contribution"]))
         con.print(t)
         if ex.score is not None:
-            con.print(f"  score {ex.score:.4f}, rank {ex.rank} of {ex.passers} passing")
+            where = ""
+            if per and ex.group_rank is not None:
+                where = f"; {ex.group_rank} in {per} {getattr(ex, 'group', None) or '(none)'}"
+            con.print(f"  score {ex.score:.4f}, rank {ex.rank} of {ex.passers} passing{where}")
+        elif ex.pinned:
+            con.print("  no score (it fails a filter): the pin lists it after the scored rows, without a rank")
     for n in ex.notes:
         con.print(f"  note: {n}")
     if ex.notice:
@@ -221,7 +313,9 @@ def print_changes(rule: str, changes) -> None:
                 t.add_column(c)
             for r in rows:
                 rank = r.get("rank") if title == "entered" else r.get("from_rank")
-                t.add_row(r["symbol"], r["name"], "" if rank is None else str(rank), r["reason"])
+                # a pinned entrant that fails a filter has no rank: "—"; reasons are the engine's
+                # words and may quote a pin's reason, so they are plain text, never rich markup
+                t.add_row(r["symbol"], Text(r["name"] or ""), _rank(rank), Text(r["reason"] or ""))
             con.print(t)
     if changes.moved:
         t = Table(title="moved", title_justify="left")
@@ -229,8 +323,8 @@ def print_changes(rule: str, changes) -> None:
             t.add_column(c)
         for r in changes.moved:
             arrow = "▲" if r["change"] > 0 else "▼"
-            t.add_row(r["symbol"], r["name"], str(r["from_rank"]), f"{r['to_rank']} {arrow}{abs(r['change'])}",
-                      f"{_num(r['from_score'])} -> {_num(r['to_score'])}")
+            t.add_row(r["symbol"], Text(r["name"] or ""), str(r["from_rank"]),
+                      f"{r['to_rank']} {arrow}{abs(r['change'])}", f"{_num(r['from_score'])} -> {_num(r['to_score'])}")
         con.print(t)
 
 

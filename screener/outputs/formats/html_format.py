@@ -17,6 +17,11 @@ the rule file itself) is escaped by Jinja2, never marked safe.
 Order of the page: title, sample-data notice, rule and universes, the ranked table, the two
 charts, the filters and how many members each removed, what changed since the previous run, and
 where the numbers come from.
+
+A pinned row is marked (class `pinned`, "📌" and the pin's reason in the `reason` column); a row
+kept by the buffer says so in the same column; a pinned row without a score shows "—" for its
+rank and score and has no bar in the components chart. A buffered rule's provenance names the
+previous watchlist it compared against.
 """
 
 from __future__ import annotations
@@ -26,8 +31,16 @@ import re
 from datetime import date, datetime
 from functools import lru_cache
 
-from screener.outputs.labels import label, phrase
-from screener.outputs.report import data_dates_text, exclusion_counts, format_number, watchlist_table
+from screener.outputs.labels import below_top, label, phrase
+from screener.outputs.report import (
+    below_top_key,
+    data_dates_text,
+    exclusion_counts,
+    format_number,
+    previous_note,
+    reason_shown,
+    watchlist_table,
+)
 
 NULL = "—"
 TEMPLATE = "watchlist.html"
@@ -36,8 +49,10 @@ TEMPLATE = "watchlist.html"
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
            "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 
-# Columns of the watchlist table not shown in the page's table (shown elsewhere or redundant).
-_OMITTED = ("name_en", "exposure", "currency", "as_of", "data_notice")
+# Columns of the watchlist table not shown in the page's table (shown elsewhere or redundant:
+# a pin and the buffer show in `reason`, P in the provenance).
+_OMITTED = ("name_en", "exposure", "currency", "as_of", "data_notice", "pinned", "pin_reason", "kept",
+            "previous_watchlist")
 
 
 
@@ -85,7 +100,8 @@ def page(ctx) -> dict:
         "notice_label": not (result.snapshot.notice or "").lower().startswith("sample data"),
         "warnings": list(result.warnings),
         "counts": {"members": result.frame.height, "passed": int(result.frame["_passed"].sum()),
-                   "shown": included.height},
+                   "shown": included.height, "pinned": int(included["pinned"].sum()),
+                   "has_pins": bool(getattr(screen, "pins", ()))},
         "table": watchlist_view(result, lang),
         "components": components_chart(result, lang),
         "valuation": valuation_chart(result, lang),
@@ -117,7 +133,8 @@ def watchlist_view(result, lang: str) -> dict:
 
     No included security gives the headers and no rows. Component headers carry their chart
     colour; `num` marks right-aligned numeric columns; the English name (when known and not the
-    same as the name) is shown under the name."""
+    same as the name) is shown under the name. A pinned row has `pinned` set (the template
+    marks it) and its reason cell starts with "📌"."""
     frame = watchlist_table(result)
     columns = [c for c in frame.columns if c not in _OMITTED]
     colours = {f"score_{s.name}": component_colour(i) for i, s in enumerate(result.screen.scores)}
@@ -136,9 +153,12 @@ def watchlist_view(result, lang: str) -> dict:
         cells = []
         for h in headers:
             c = h["column"]
-            value = format_value(r[c], c, r.get("currency"), lang)
+            if c == "reason":
+                value = reason_shown(r[c], r["pinned"])
+            else:
+                value = format_value(r[c], c, r.get("currency"), lang)
             cells.append({"column": c, "text": value, "num": h["num"], "sub": english if c == "name" else None})
-        rows.append({"symbol": r["symbol"], "cells": cells})
+        rows.append({"symbol": r["symbol"], "pinned": bool(r["pinned"]), "cells": cells})
     return {"headers": headers, "rows": rows}
 
 
@@ -236,14 +256,16 @@ _BAR = {"width": 1180, "label": 250, "right": 64, "top": 8, "row": 24, "bar": 15
 
 
 def components_chart(result, lang: str) -> dict | None:
-    """Geometry of the stacked component bars; None when nothing is included or the rule has no
-    score components.
+    """Geometry of the stacked component bars; None when no included row has a score (nothing
+    included, a rule without score components, or only pinned rows that failed a filter).
+    A pinned row without a score has no composite to split, so no bar.
 
     Contribution of component i for a security = scaled weight i x normalised value i; a null
     normalised value contributes 0 (as in the composite) and is drawn with zero width. Positive
     contributions stack rightwards from zero, negative ones (z-scores) leftwards."""
     screen = result.screen
     included = result.included
+    included = included.filter(included["score"].is_not_null())
     if not screen.scores or included.height == 0:
         return None
     weights = screen.weights
@@ -327,7 +349,8 @@ def valuation_chart(result, lang: str) -> dict | None:
     sx = scale(xt[0], xt[-1], left, right)
     sy = scale(yt[0], yt[-1], bottom, top)
     dots = [{"symbol": p["symbol"], "cx": round(sx(p["x"]), 2), "cy": round(sy(p["y"]), 2),
-             "tip": f"#{p['rank']} {p['symbol']} {p['name']}: {p['x']:.1f}%, P/E {p['y']:.1f}"} for p in points]
+             "tip": f"#{NULL if p['rank'] is None else p['rank']} {p['symbol']} {p['name']}: {p['x']:.1f}%, "
+                    f"P/E {p['y']:.1f}"} for p in points]
     peg = _peg_line(xt, yt, sx, sy)
     obstacles = _line_boxes(peg) if peg else []
     placed = _place_labels(dots, (left, top, right, bottom), obstacles)
@@ -435,19 +458,33 @@ def _overlap(a: tuple, b: tuple) -> float:
 
 
 def filters_view(result, lang: str) -> dict:
-    """Each filter with its expression and how many members it removed, then "unlisted" and
-    "below top N" (the latter only when the rule keeps a top N). No filters gives just those rows.
-    `share` is the bar length: the count over the number of members (0 when there are none)."""
+    """Each filter with its expression and how many members it removed, then "pin" (when the rule
+    has an exclude pin: members it took out, like a failed filter), "unlisted" and "below top N"
+    ("below top N per industry" with `per`; only when the rule keeps a top N). No filters gives
+    just those rows. `share` is the bar length: the count over the number of members (0 when
+    there are none)."""
+    from screener.engine.verdicts import PIN_FILTER
+
+    screen = result.screen
     counts = exclusion_counts(result)
     members = result.frame.height
     rows = [{"name": f.name, "expression": f.source, "removed": counts.get(f.name, 0), "kind": "filter"}
-            for f in result.screen.filters]
+            for f in screen.filters]
+    excludes = [p for p in getattr(screen, "pins", ()) if p.action == "exclude"]
+    if excludes:
+        rows.append({"name": PIN_FILTER, "expression": f"{text('excluded by an exclude pin', lang)}: "
+                     + ", ".join(p.symbol for p in excludes),
+                     "removed": counts.get(PIN_FILTER, 0), "kind": "other"})
     rows.append({"name": text("unlisted", lang), "expression": text("not listed: kept in the universe, never screened", lang),
                  "removed": counts.get("unlisted", 0), "kind": "other"})
-    if result.screen.top is not None:
-        rows.append({"name": f"{text('below top', lang)} {result.screen.top}",
-                     "expression": f"{text('ranked below the top', lang)} {result.screen.top}",
-                     "removed": counts.get("below top", 0), "kind": "other"})
+    if screen.top is not None:
+        per = getattr(screen, "per", None)
+        keep = getattr(screen, "keep", None)
+        expression = f"{text('passed every filter', lang)}; {below_top(screen.top, per, lang)}"
+        if keep is not None:
+            expression += f" ({text('keep', lang)} {keep})"
+        rows.append({"name": below_top(screen.top, per, lang), "expression": expression,
+                     "removed": counts.get(below_top_key(screen), 0), "kind": "other"})
     for r in rows:
         r["share"] = round(100 * r["removed"] / members, 1) if members else 0.0
     return {"rows": rows}
@@ -480,5 +517,5 @@ def provenance_view(ctx) -> dict:
     return {"folder": snap.folder.name, "fingerprint": snap.fingerprint or NULL, "sample": snap.sample,
             "as_of": result.as_of.isoformat(), "generated_at": iso(ctx.generated_at),
             "rule_path": result.screen.path, "rule_sha256": result.screen.sha256, "rule_text": result.screen.text,
-            "data_dates": data_dates_text(result)}
+            "data_dates": data_dates_text(result), "previous": previous_note(result)}
 

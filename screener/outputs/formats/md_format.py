@@ -1,9 +1,12 @@
 """Markdown: a watchlist to paste into a note, a wiki page or a pull request.
 
 Layout: a title (rule name, as_of), the sample-data notice as a blockquote, a GitHub-flavoured
-table (rank, symbol, name, themes, score, the normalised components, the rule's key fields), a
-line saying how many members each filter excluded, a "Changes since the previous run" section
-when there are changes, and a footer naming the rule file, the data and the generation time.
+table (rank, group rank with `per`, symbol, name, themes, score, the normalised components, the
+rule's fields and key fields, and with pins or a buffer a `reason` column: "📌 pinned: ...",
+"kept by the buffer (...)"), a line saying how many members each filter excluded, for a
+buffered rule the previous watchlist it compared against, a "Changes since the previous run"
+section when there are changes, and a footer naming the rule file, the data and the generation
+time. A pinned row without a score shows "—" for its rank and score.
 
 Everything that comes from data or from the rule (names, rule name, component and filter names,
 reasons, the notice) goes through `escape`, so it can neither end its table cell nor inject HTML
@@ -17,15 +20,24 @@ import re
 from datetime import date, datetime
 
 from screener.outputs.labels import label, phrase
-from screener.outputs.report import data_dates_text, exclusion_counts, format_number, watchlist_table
+from screener.outputs.report import (
+    data_dates_text,
+    exclusion_counts,
+    format_number,
+    previous_note,
+    reason_shown,
+    watchlist_table,
+)
 
 NULL = "—"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _NEWLINES = re.compile(r"\r\n|\r|\n|\t")
 _ORDERED = re.compile(r"^(\d+)([.)])")
 
-# Columns of the watchlist table left out of the Markdown table (they are in the other exports).
-_OMITTED = ("name_en", "exposure", "currency", "close", "as_of", "data_notice")
+# Columns of the watchlist table left out of the Markdown table (they are in the other exports;
+# a pin and the buffer show in `reason`, P below the table).
+_OMITTED = ("name_en", "exposure", "currency", "close", "as_of", "data_notice", "pinned", "pin_reason", "kept",
+            "previous_watchlist")
 
 
 
@@ -82,7 +94,8 @@ def watchlist_lines(ctx) -> list[str]:
     frame = watchlist_table(ctx.result)
     columns = [c for c in frame.columns if c not in _OMITTED]
     headers = [escape(label(c, ctx.lang)) for c in columns]
-    rows = [[format_value(r[c], c) for c in columns] for r in frame.iter_rows(named=True)]
+    rows = [[escape(reason_shown(r[c], r["pinned"])) if c == "reason" else format_value(r[c], c) for c in columns]
+            for r in frame.iter_rows(named=True)]
     lines = table(headers, rows, [frame.schema[c].is_numeric() for c in columns])
     if not rows:
         lines += ["", text("No security passed every filter.", ctx.lang)]
@@ -146,6 +159,9 @@ def render(ctx) -> bytes:
         lines += [f"> {paragraph(result.snapshot.notice)}", ""]
     lines += watchlist_lines(ctx)
     lines += ["", excluded_line(ctx)]
+    note = previous_note(result)
+    if note:
+        lines += ["", escape(note) if ctx.lang != "zh" else f"{text('previous watchlist', ctx.lang)}：{escape(note)}"]
     lines += changes_lines(ctx)
     lines += footer_lines(ctx)
     return ("\n".join(lines) + "\n").encode("utf-8")

@@ -7,8 +7,13 @@ Sheets:
   header row, autofilter, number formats per column, real Excel dates, a 3-colour scale on the
   score. Below the table: the sample-data notice when the snapshot has one, and a line saying
   no security passed when the watchlist is empty.
+  Rows carry `pinned` (TRUE/FALSE) and `pin_reason`, `group_rank` with `per`, `kept` and the
+  engine's `reason` with a buffer or pins; a pinned row without a score has empty rank and
+  score cells.
 - `about`: rule name and file, universes, as_of, generated_at, data folder and fingerprint, the
-  notice, member counts, exclusions per filter, warnings, then the full rule text, one line per row.
+  notice, member counts, top, and for a rule that has them `per`, `keep` and the previous
+  watchlist it compared against ("no previous watchlist: plain top"), pins, exclusions per
+  filter (an exclude pin counts as "pin"), warnings, then the full rule text, one line per row.
 - `changes` (only when `ctx.changes` has entries): entered, left and moved securities.
 
 Safety: every text cell goes through `safe.neutralise_formula` and `write_string`, and the
@@ -25,7 +30,7 @@ import unicodedata
 from datetime import date, datetime, timezone
 
 from screener.outputs.labels import label, phrase
-from screener.outputs.report import data_dates_text, exclusion_counts, watchlist_table
+from screener.outputs.report import data_dates_text, exclusion_counts, previous_note, watchlist_table
 from screener.outputs.safe import neutralise_formula
 
 HEADER_FILL = "#DDEBF7"
@@ -35,12 +40,14 @@ MIN_WIDTH = 6
 
 # Excel number format by column; `number_format` also matches prefixes (score_*, eps_growth_* ...)
 _EXACT_FORMATS = {
-    "rank": "0", "score": "0.000", "close": "0.00", "market_cap": "#,##0", "analysts": "0",
+    "rank": "0", "group_rank": "0", "score": "0.000", "close": "0.00", "market_cap": "#,##0", "analysts": "0",
     "esg_score": "0.0", "exposure_score": "0.00", "eps_fy0": "0.0000", "eps_fy1": "0.0000",
-    "eps_fy2": "0.0000", "from_rank": "0", "to_rank": "0", "from_score": "0.000", "to_score": "0.000",
+    "eps_fy2": "0.0000", "revenue_fy1": "#,##0", "net_profit_fy1": "#,##0", "amount_avg_1m": "#,##0",
+    "from_rank": "0", "to_rank": "0", "from_score": "0.000", "to_score": "0.000",
 }
 _PREFIX_FORMATS = (
-    ("score_", "0.000"), ("eps_growth_", "0.0%"), ("revision_", "0.0%"), ("pe_", "0.0"), ("peg_", "0.0"),
+    ("score_", "0.000"), ("eps_growth_", "0.0%"), ("revision_", "0.0%"), ("return_", "0.0%"),
+    ("revenue_growth_", "0.0%"), ("net_profit_growth_", "0.0%"), ("pe_", "0.0"), ("peg_", "0.0"), ("ps_", "0.0"),
 )
 DATE_FORMAT = "yyyy-mm-dd"
 
@@ -228,6 +235,15 @@ def about_rows(ctx) -> list[tuple[str, object]]:
         ("shown", result.included.height),
         ("top", screen.top),
     ]
+    if getattr(screen, "per", None):
+        rows.append(("per", screen.per))
+    if getattr(screen, "keep", None) is not None:
+        rows += [("keep", screen.keep), ("previous watchlist", previous_note(result))]
+    pins = getattr(screen, "pins", ())
+    if pins:
+        rows += [("pinned", int(result.included["pinned"].sum()))]
+        rows += [(f"pin: {p.symbol}", f"{p.action}: {p.reason}" + (f" (until {p.until.isoformat()})" if p.until else ""))
+                 for p in pins]
     rows += [(f"{text('excluded', ctx.lang)}: {name}", n) for name, n in exclusion_counts(result).items()]
     rows += [("warning", w) for w in result.warnings]
     return rows
