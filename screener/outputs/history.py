@@ -179,10 +179,6 @@ class History:
     def __init__(self, out_dir: Path):
         self.path = Path(out_dir) / HISTORY_FILE
 
-    @property
-    def exists(self) -> bool:
-        return self.path.exists()
-
     def _connect(self, create: bool) -> sqlite3.Connection:
         """A connection in autocommit mode (transactions are explicit), the file migrated to
         `HISTORY_SCHEMA` first. Raises FileNotFoundError when `create` is false and there is no
@@ -266,28 +262,10 @@ class History:
             hit = con.execute(AT_OR_BEFORE_SQL, (rule_stem, day, recorded_before or _NO_RUN_ID_ABOVE)).fetchone()
             return self._run(con, hit[0]) if hit else None
 
-    def run(self, run_id: int) -> Run | None:
-        try:
-            con = self._connect(create=False)
-        except FileNotFoundError:
-            return None
-        with closing(con):
-            return self._run(con, run_id)
-
     @staticmethod
     def _run(con: sqlite3.Connection, run_id: int) -> Run | None:
         row = con.execute(_RUN_SELECT + "WHERE r.run_id = ?", (run_id,)).fetchone()
         return Run(*row) if row else None
-
-    def latest(self, rule_stem: str) -> Run | None:
-        """The run of `rule_stem` recorded last (the highest run id), whatever its as-of."""
-        try:
-            con = self._connect(create=False)
-        except FileNotFoundError:
-            return None
-        with closing(con):
-            hit = con.execute("SELECT MAX(run_id) FROM runs WHERE rule_stem = ?", (rule_stem,)).fetchone()
-            return self._run(con, hit[0]) if hit and hit[0] is not None else None
 
     def rows(self, run_id: int, also: list[str] | None = None) -> dict[str, dict]:
         """A run's recorded members by symbol. With `also`, only its watchlist plus the symbols in
