@@ -20,8 +20,9 @@ instant. If step 5 fails, the dated exports stay, `latest.*` is not touched, and
 `Published.error` says so (the CLI exits 1). A failure before step 5 leaves the history and
 `latest.*` as they were. When the lock cannot be had (another run holds it past
 `export.lock_timeout`, or the output folder is unusable) the rule is still screened, read-only,
-and its error says that nothing was written. Bad input (`InputError`, including an unreadable
-history) propagates.
+and its error says that nothing was written. Bad input (`InputError`) propagates; so does an
+unreadable history file, after `History.set_aside_if_unreadable` has moved it aside (before
+any rule is screened: the next run starts a new history).
 
 `write=False` (`run --no-export`) does steps 1 and 2 only: it reads the history for P and
 writes nothing. `screen_as_of` is that read-only screen for one rule (`explain`, `test`).
@@ -99,6 +100,8 @@ def run_and_publish(config: Config, screens: list[Screen], as_of: date, formats:
     out = Path(out_dir) if out_dir else config.out_dir
     snapshot = snapshot or load_snapshot(config.data_dir, config.display)
     history = History(out)
+    if write:
+        history.set_aside_if_unreadable()  # stops the run (InputError) after saying where it went
     clock = clock or (lambda: datetime.now(timezone.utc))
     lang = lang or config.lang
     done = []

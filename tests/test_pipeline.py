@@ -337,3 +337,24 @@ def test_date_lookups_walk_the_index(tmp_path):
                                  (WATCHLIST_SQL, (1,), "rows_watchlist")):
             plan = " | ".join(row[-1] for row in con.execute("EXPLAIN QUERY PLAN " + sql, args))
             assert index in plan and "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
+
+
+def test_an_unreadable_history_is_moved_aside_and_the_run_stops(buffered, cli):
+    prices(buffered, {D1: {A: 10, B: 9, C: 8}})
+    out = buffered / "out"
+    out.mkdir()
+    junk = b"not a history, " * 500
+    (out / "history.sqlite").write_bytes(junk)
+    r = cli(buffered, "run", "buffered", "--as-of", D1)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    (aside,) = out.glob("history.sqlite.unreadable-*")
+    assert "the run history is not readable" in r.stderr and f"moved it aside to {aside}" in r.stderr
+    assert aside.read_bytes() == junk and not (out / "history.sqlite").exists()
+    assert not (out / "buffered" / D1).exists()  # stopped before the screen: nothing written
+    assert run(cli, buffered, D1)["run_id"] == 1  # the next run starts a new history
+    # readers say what is wrong and move nothing
+    (out / "history.sqlite").write_bytes(junk)
+    for args in (["history", "buffered"], ["run", "buffered", "--as-of", D1, "--no-export"]):
+        r = cli(buffered, *args)
+        assert r.exit_code == 2 and "the run history is not readable" in r.stderr, args
+    assert (out / "history.sqlite").read_bytes() == junk and len(list(out.glob("history.sqlite.unreadable-*"))) == 1

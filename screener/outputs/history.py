@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from screener.problems import InputError, Problem
@@ -173,6 +174,10 @@ def inputs_key(result, config_fingerprint: str = "") -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
+class UnreadableHistory(InputError):
+    """The history file is there but is not a readable history (not SQLite, or damaged)."""
+
+
 class History:
     """The history file of one output folder."""
 
@@ -194,12 +199,36 @@ class History:
                 _migrate(con)
         except sqlite3.DatabaseError as e:
             con.close()
-            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-                raise
-            raise InputError([Problem("unreadable-history", f"cannot read the run history: {e}", str(self.path),
-                                      hint="move the file aside (the next run starts a new history) or restore a backup")]
-                             ) from None
+            if isinstance(e, sqlite3.OperationalError):  # the file may be fine: permissions, a full disk, a lock
+                if "locked" in str(e):
+                    raise
+                raise InputError([Problem("history-unavailable", f"cannot open the run history: {e}", str(self.path),
+                                          hint="check that the output folder is readable and writable")]) from None
+            raise UnreadableHistory([Problem("unreadable-history", f"the run history is not readable: {e}",
+                                             str(self.path), hint="restore a backup, or move the file aside: the "
+                                             "next `screener run` starts a new history")]) from None
         return con
+
+    def set_aside_if_unreadable(self) -> None:
+        """Before a run writes: when the file exists but is not a readable history (not SQLite,
+        or damaged), move it and its -wal/-shm files aside to `history.sqlite.unreadable-<UTC
+        time>` and raise `InputError` naming the new name. It is never replaced silently: the run
+        stops, and the next one starts a new history."""
+        if not self.path.exists():
+            return
+        try:
+            self._connect(create=False).close()
+        except UnreadableHistory as e:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}")
+            for suffix in ("", "-wal", "-shm"):
+                src = self.path.with_name(self.path.name + suffix)
+                if src.exists():
+                    os.replace(src, aside.with_name(aside.name + suffix))
+            (problem,) = e.problems
+            raise InputError([Problem("unreadable-history", f"{problem.message}; moved it aside to {aside}",
+                                      str(self.path), hint="the next run starts a new history; restore the file "
+                                      "from a backup instead if you have one")]) from None
 
     def record(self, result, generated_at: datetime, config_fingerprint: str = "") -> tuple[int, int | None]:
         """Record one run, all members, in one transaction. Returns (run_id, identical_to): the
