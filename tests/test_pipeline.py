@@ -302,21 +302,27 @@ def test_an_older_history_file_is_migrated_in_place_and_still_diffs(sample, cli)
     (sample / "watchlists").mkdir()
     shutil.move(old, db)
 
+    as_written = db.read_bytes()
     diff = json.loads(cli(sample, "history", rule, "--diff", "--json").stdout)
     assert [e["symbol"] for e in diff["left"]] == [e["symbol"] for e in expected["left"]]
     assert [e["symbol"] for e in diff["entered"]] == [e["symbol"] for e in expected["entered"]]
     assert diff["moved"] == expected["moved"]
     for e in diff["left"]:  # no stored reasons in the old runs: worded from the failed filters
         assert e["reason"].startswith("fails ")
+    runs = json.loads(cli(sample, "history", rule, "--json").stdout)
+    assert [(r["run_id"], r["engine_version"], r["previous_run_id"]) for r in runs] == [(1, None, None), (2, None, None)]
+    assert db.read_bytes() == as_written  # readers read an older file as it is
+
+    third = json.loads(cli(sample, "run", rule, "--as-of", "2026-11-26", "--json").stdout)  # migrates it
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA user_version").fetchone() == (2,)
         columns = {r[1] for r in con.execute("PRAGMA table_info(rows)")}
         assert {"group_rank", "pinned", "pin_reason", "reason"} <= columns
         assert {r[1] for r in con.execute("PRAGMA table_info(runs)")} >= {"previous_run_id", "engine_version"}
-        assert con.execute("SELECT COUNT(*) FROM rows WHERE reason IS NOT NULL OR pinned IS NOT NULL").fetchone() == (0,)
-        assert con.execute("SELECT COUNT(*) FROM runs WHERE engine_version IS NOT NULL").fetchone() == (0,)
-
-    third = json.loads(cli(sample, "run", rule, "--as-of", "2026-11-26", "--json").stdout)
+        old_runs = "run_id IN (1, 2)"
+        assert con.execute(f"SELECT COUNT(*) FROM rows WHERE {old_runs} AND (reason IS NOT NULL OR pinned IS NOT NULL)"
+                           ).fetchone() == (0,)
+        assert con.execute(f"SELECT COUNT(*) FROM runs WHERE {old_runs} AND engine_version IS NOT NULL").fetchone() == (0,)
     assert third["run_id"] == 3 and third["identical_to"] is None  # an older engine's run is never identical
     assert third["changes"]["before"]["run_id"] == 2 and third["changes"]["entered"] == []
     runs = json.loads(cli(sample, "history", rule, "--json").stdout)

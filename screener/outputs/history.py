@@ -18,7 +18,9 @@ it is out, or why it is in when not plainly by rank: pinned, kept by the buffer)
 
 Schema versions (`PRAGMA user_version`): 0/1 the first layout; 2 adds the columns after `top`
 and after `components`, and the index on (rule_stem, as_of, run_id). An older file is migrated
-in place, in one transaction, the first time it is opened: its old runs get nulls there.
+in place, in one transaction, by the first run that records into it: its old runs get nulls
+there. Readers (`history`, `explain`, `test`, `run --no-export`) read an older file as it is and
+never write to it.
 
 Lookups by date never read unrelated runs: `previous` (P: newest as-of strictly before D) and
 `at_or_before` (what a run's changes compare against: newest as-of <= D among the runs recorded
@@ -185,18 +187,21 @@ class History:
         self.path = Path(out_dir) / HISTORY_FILE
 
     def _connect(self, create: bool) -> sqlite3.Connection:
-        """A connection in autocommit mode (transactions are explicit), the file migrated to
-        `HISTORY_SCHEMA` first. Raises FileNotFoundError when `create` is false and there is no
-        file; `InputError` when the file is not a readable history."""
+        """A connection in autocommit mode (transactions are explicit). `create` (a writer): the
+        file is made or migrated to `HISTORY_SCHEMA` first. Otherwise (a reader) FileNotFoundError
+        when there is no file, and an older file is read as it is, its newer columns null.
+        `InputError` when the file is not a readable history."""
         if not create and not self.path.exists():
             raise FileNotFoundError(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=FULL")
+            if create:
+                con.execute("PRAGMA journal_mode=WAL")  # persistent: readers find it set
+                con.execute("PRAGMA synchronous=FULL")
             if con.execute("PRAGMA user_version").fetchone()[0] < HISTORY_SCHEMA:
-                _migrate(con)
+                # a writer migrates the file; a reader reads it as it is and writes nothing
+                _migrate(con) if create else _read_as_current(con)
         except sqlite3.DatabaseError as e:
             con.close()
             if isinstance(e, sqlite3.OperationalError):  # the file may be fine: permissions, a full disk, a lock
@@ -355,6 +360,18 @@ class History:
         if before is None:
             return Changes(after=runs[after])
         return compare(self._rows(before), self._rows(after), runs[before], runs[after])
+
+
+def _read_as_current(con: sqlite3.Connection) -> None:
+    """Let a reader query an older file with today's columns, writing nothing to it: a TEMP view
+    per table (temp objects shadow the file's tables for this connection only) adds the missing
+    columns as nulls."""
+    for table, added in _ADDED_COLUMNS.items():
+        have = {row[1] for row in con.execute(f"PRAGMA main.table_info({table})")}
+        missing = [name for name, _ in added if name not in have]
+        if have and missing:
+            nulls = ", ".join(f"NULL AS {name}" for name in missing)
+            con.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {nulls} FROM main.{table}")
 
 
 def _migrate(con: sqlite3.Connection) -> None:
