@@ -327,11 +327,15 @@ def test_ifind_prices_gbk_csv(tmp_path):
     rep = run_import(root, f, "ifind", "prices")
     assert rep.encoding == "gb18030"
     out = rows_of(root / "data" / "prices.csv")
-    assert list(out[0]) == ["symbol", "close", "currency", "as_of", "market_cap"]
+    # every column of the prices schema, the optional adj_close and amount blank (the export has neither)
+    assert list(out[0]) == ["symbol", "close", "currency", "as_of", "market_cap", "adj_close", "amount"]
     assert out == [
-        {"symbol": "0020.HK", "close": "1.85", "currency": "HKD", "as_of": "2026-11-26", "market_cap": "66230000000"},
-        {"symbol": "603019.SH", "close": "71.25", "currency": "CNY", "as_of": "2026-11-26", "market_cap": "104250000000"},
-        {"symbol": "IONQ.US", "close": "45.1", "currency": "USD", "as_of": "2026-11-26", "market_cap": "12050000000"},
+        {"symbol": "0020.HK", "close": "1.85", "currency": "HKD", "as_of": "2026-11-26", "market_cap": "66230000000",
+         "adj_close": None, "amount": None},
+        {"symbol": "603019.SH", "close": "71.25", "currency": "CNY", "as_of": "2026-11-26", "market_cap": "104250000000",
+         "adj_close": None, "amount": None},
+        {"symbol": "IONQ.US", "close": "45.1", "currency": "USD", "as_of": "2026-11-26", "market_cap": "12050000000",
+         "adj_close": None, "amount": None},
     ]
     assert [(r.row, r.value, r.reason) for r in rep.rejected] == [
         (4, "0", "must be greater than 0"),

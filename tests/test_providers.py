@@ -417,7 +417,7 @@ def test_refresh_merges_validates_and_is_idempotent_then_appends_a_new_day(tmp_p
     assert "603019.SH,2025,1.261342119562,true,2026-06-30,CNY,,," in text
     assert "IONQ.US,2025,-1.56,true,2026-06-30,USD,,," in text
     assert (folder / "prices.csv").read_text(encoding="utf-8") == \
-        "symbol,close,currency,as_of,market_cap\nIONQ.US,41.5,USD,2026-06-30,12345678900\n"
+        "symbol,close,currency,as_of,market_cap,adj_close,amount\nIONQ.US,41.5,USD,2026-06-30,12345678900,,\n"
     esg = (folder / "esg.csv").read_text(encoding="utf-8").splitlines()
     assert esg[1] == "603019.SH,绿发信评,AA+pi,2026-04-21" and "603019.SH,秩鼎,85.98(AAA),2026-03-31" in esg
 

@@ -34,6 +34,7 @@ class Col:
     nullable: bool = False
     choices: tuple[str, ...] = ()
     positive: bool = False
+    non_negative: bool = False
 
 
 def _c(name, type, required=True, nullable=None, **kw) -> Col:
@@ -45,8 +46,9 @@ SPECS: dict[str, tuple[tuple[Col, ...], tuple[str, ...]]] = {
     "universe": ((
         _c("symbol", "symbol"), _c("name", "text"), _c("exposure", "choice", choices=EXPOSURE_LEVELS),
         _c("listed", "bool"), _c("name_en", "text", False), _c("exchange", "text", False),
-        _c("source", "text", False), _c("note", "text", False),
-    ), ("symbol",)),
+        _c("source", "text", False), _c("note", "text", False), _c("industry", "text", False),
+        _c("added", "date", False), _c("removed", "date", False),
+    ), ("symbol", "added")),  # a symbol may have several rows whose windows [added, removed) never overlap
     "consensus": ((
         _c("symbol", "symbol"), _c("fiscal_year", "int"), _c("eps", "number"), _c("actual", "bool"),
         _c("as_of", "date"), _c("currency", "currency", False), _c("analysts", "int", False),
@@ -55,6 +57,7 @@ SPECS: dict[str, tuple[tuple[Col, ...], tuple[str, ...]]] = {
     "prices": ((
         _c("symbol", "symbol"), _c("close", "number", positive=True), _c("currency", "currency"),
         _c("as_of", "date"), _c("market_cap", "number", False, positive=True),
+        _c("adj_close", "number", False, positive=True), _c("amount", "number", False, non_negative=True),
     ), ("symbol", "as_of")),
     "esg": ((
         _c("symbol", "symbol"), _c("rater", "text"), _c("rating", "grade"), _c("as_of", "date"),
@@ -73,6 +76,7 @@ _MESSAGES = {
     "currency": "is not a currency code (CNY, HKD, USD ...)",
     "grade": "is not an ESG grade (AAA, AA+, ... C; a suffix such as pi may follow; or a score with its grade, 85.98(AAA))",
     "positive": "must be greater than 0",
+    "non_negative": "must not be negative",
     "year": "is not a fiscal year between 1990 and 2100",
 }
 
@@ -131,18 +135,25 @@ def _validate(pa, kind: str, frame: pl.DataFrame, path: str) -> list[Problem]:
         if col.positive:
             checks.append(check(col, "positive", pl.col(col.name).is_null()
                                 | (pl.col(col.name).str.strip_chars().cast(pl.Float64, strict=False) > 0).fill_null(True)))
+        if col.non_negative:
+            checks.append(check(col, "non_negative", pl.col(col.name).is_null()
+                                | (pl.col(col.name).str.strip_chars().cast(pl.Float64, strict=False) >= 0).fill_null(True)))
         if col.name == "fiscal_year":
             year = pl.col(col.name).str.strip_chars().cast(pl.Int64, strict=False)
             checks.append(check(col, "year", year.is_null() | year.is_between(1990, 2100)))
         schema_cols[col.name] = pa.Column(pl.String, nullable=col.nullable, checks=checks, required=False)
     key = [k for k in unique if k in frame.columns]
-    schema = pa.DataFrameSchema(schema_cols, unique=key if len(key) == len(unique) else None, strict=False)
+    if kind in WINDOWED:  # the key is the symbol and its window: `_windows` checks it, row pairs named
+        key = []
+    schema = pa.DataFrameSchema(schema_cols, unique=key if key and len(key) == len(unique) else None, strict=False)
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         problems.extend(_from_failures(err.failure_cases, frame, path, unique))
     if kind == "universe" and not missing:
         problems.extend(_private_listed(frame, path))
+    if kind in WINDOWED and "symbol" in frame.columns:
+        problems.extend(_windows(frame, path))
     return problems
 
 
@@ -178,6 +189,69 @@ def _from_failures(cases: pl.DataFrame, frame: pl.DataFrame, path: str, unique: 
                 seen[k] = i
     out.sort(key=lambda p: (p.line or 0, p.message))
     return out
+
+
+#: kinds whose rows are membership windows: a symbol may have several rows, `[added, removed)`
+#: (blank = open), and no two windows of one symbol may overlap; that replaces the unique key
+WINDOWED = ("universe",)
+
+
+def _window_dates(frame: pl.DataFrame) -> list[pl.Expr]:
+    """`added` and `removed` of a text frame as dates (null when blank, absent or malformed: a
+    malformed cell is reported by its column check)."""
+    out = []
+    for name in ("added", "removed"):
+        if name in frame.columns:
+            out.append(pl.col(name).str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias(f"_{name}"))
+        else:
+            out.append(pl.lit(None, dtype=pl.Date).alias(f"_{name}"))
+    return out
+
+
+def _windows(frame: pl.DataFrame, path: str) -> list[Problem]:
+    """Membership windows of a text frame: `removed` must come after `added`, and two rows of
+    one symbol must not have overlapping windows (both rows named, by row and file line).
+
+    Windows [a1, r1) and [a2, r2) overlap when each starts before the other ends (a blank start
+    is the beginning of time, a blank end never comes): a symbol written twice with no dates
+    overlaps itself. A row with a malformed date is left to its column check."""
+    def bad_cell(name: str) -> pl.Expr:
+        if name not in frame.columns:
+            return pl.lit(False)
+        c = pl.col(name).str.strip_chars()
+        return c.is_not_null() & c.str.to_date("%Y-%m-%d", strict=False).is_null()
+
+    rows = (frame.with_row_index("_i")
+            .select("_i", pl.col("symbol").str.strip_chars().alias("_symbol"), *_window_dates(frame),
+                    (bad_cell("added") | bad_cell("removed")).alias("_bad"))
+            .filter(pl.col("_symbol").is_not_null() & pl.col("_bad").not_()))
+    out = []
+    empty = rows.filter(pl.col("_removed") <= pl.col("_added"))
+    for i, added, removed in empty.select("_i", "_added", "_removed").iter_rows():
+        out.append(Problem("window", f"row {i + 1}, column removed: {removed} is not after added {added} "
+                           "(the membership window [added, removed) would be empty)", path, i + 2,
+                           hint="removed is the first day the security is no longer a member; leave it blank while it is"))
+    valid = rows.filter((pl.col("_removed") > pl.col("_added")).fill_null(True))
+    repeated = valid.filter(pl.col("_symbol").is_duplicated())
+    if repeated.height:
+        pairs = (repeated.join(repeated, on="_symbol", suffix="_2")
+                 .filter(pl.col("_i") < pl.col("_i_2"))
+                 .filter((pl.col("_added").is_null() | pl.col("_removed_2").is_null() | (pl.col("_added") < pl.col("_removed_2")))
+                         & (pl.col("_added_2").is_null() | pl.col("_removed").is_null() | (pl.col("_added_2") < pl.col("_removed"))))
+                 .sort("_i_2", "_i"))
+        for r in pairs.iter_rows(named=True):
+            first, second = r["_i"], r["_i_2"]
+            out.append(Problem(
+                "overlap", f"row {second + 1} (line {second + 2}) overlaps row {first + 1} (line {first + 2}): "
+                f"{r['_symbol']} would be a member twice, {_window(r['_added_2'], r['_removed_2'])} and "
+                f"{_window(r['_added'], r['_removed'])}", path, second + 2,
+                hint="a symbol may have several rows (left and rejoined) only when their windows [added, removed) "
+                     "do not overlap: delete the repeated row or set its added/removed dates"))
+    return out
+
+
+def _window(added, removed) -> str:
+    return f"[{added or 'open'}, {removed or 'open'})"
 
 
 def _private_listed(frame: pl.DataFrame, path: str) -> list[Problem]:
@@ -224,6 +298,8 @@ def _clean_cell(col: Col, typed_date: bool = False) -> pl.Expr:
         ok = _cell_ok(col, strip=False, cells=c) & c.str.contains(r"^\S(?:.*\S)?$")
     if col.positive:
         ok = ok & (c > 0)
+    if col.non_negative:
+        ok = ok & (c >= 0)
     if col.name == "fiscal_year":
         ok = ok & c.is_between(1990, 2100)
     return (c.is_null() | ok).all()
@@ -251,7 +327,10 @@ def _check_typed(pa, kind: str, frame: pl.DataFrame) -> bool:
     if kind == "universe":
         cells.append((pl.col("symbol").str.starts_with("PRIVATE:") & pl.col("listed")).any().not_().alias("_private"))
     keys = [k for k in unique if k in frame.columns]
-    if len(keys) == len(unique):
+    if kind in WINDOWED:
+        if "symbol" in frame.columns:
+            cells.append(_windows_ok(frame, typed_dates).alias("_windows"))
+    elif len(keys) == len(unique):
         # one 64-bit hash per row from the key columns' own hashes (a third of hashing a struct)
         row_hash = pl.col(keys[0]).hash()
         for i, k in enumerate(keys[1:], start=1):  # an odd multiplier per position: (a, b) and (b, a) differ
@@ -272,6 +351,33 @@ def _check_typed(pa, kind: str, frame: pl.DataFrame) -> bool:
     except (pa.errors.SchemaError, pa.errors.SchemaErrors):
         return False
     return True
+
+
+def _windows_ok(frame: pl.DataFrame, typed_dates: set[str]) -> pl.Expr:
+    """One boolean: every membership window is non-empty and no two windows of one symbol
+    overlap (what `_windows` reports row by row on the text path).
+
+    Sorted by (symbol, added) with a blank start first, windows are disjoint exactly when each
+    row ends (a non-blank removed) on or before the next row of the same symbol starts (a
+    non-blank added): a sort and a shift, not a pairwise join. Without window columns this is
+    uniqueness of the symbol, checked by hash as any other key."""
+    present = [n for n in ("added", "removed") if n in frame.columns]
+    if not present:
+        return pl.col("symbol").hash().n_unique() == pl.len()
+
+    def as_date(name: str) -> pl.Expr:
+        if name not in frame.columns:
+            return pl.repeat(None, pl.len(), dtype=pl.Date)
+        return pl.col(name) if name in typed_dates else pl.col(name).str.to_date("%Y-%m-%d", strict=False)
+
+    added, removed = as_date("added"), as_date("removed")
+    nonempty = (removed > added).fill_null(True).all()
+    order = [pl.col("symbol"), added]
+    symbol = pl.col("symbol").sort_by(order, nulls_last=False)
+    start = added.sort_by(order, nulls_last=False)
+    prev_end = removed.sort_by(order, nulls_last=False).shift(1)
+    disjoint = (symbol != symbol.shift(1)).fill_null(True) | (prev_end <= start).fill_null(False)
+    return nonempty & disjoint.all()
 
 
 def typed_schema(kind: str) -> dict[str, pl.DataType]:

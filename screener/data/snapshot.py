@@ -12,6 +12,7 @@ import io
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -63,7 +64,7 @@ def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:
 # -- checked, typed tables, memoised by content ---------------------------------------
 
 #: bump when a schema or the typing changes, so cached tables are checked again
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"  # 3: universe industry/added/removed (key symbol + window), prices adj_close/amount
 
 
 def cache_dir() -> Path | None:
@@ -276,29 +277,53 @@ def load_universe(folder: Path, name: str, display) -> pl.DataFrame:
     return load_checked("universe", path, shown).collect()
 
 
-def load_members(folder: Path, names: tuple[str, ...], display) -> pl.DataFrame:
+def covers(as_of: date) -> pl.Expr:
+    """True for the universe rows whose membership window [added, removed) covers `as_of`
+    (a blank `added` or `removed` is open)."""
+    return ((pl.col("added").is_null() | (pl.col("added") <= as_of))
+            & (pl.col("removed").is_null() | (pl.col("removed") > as_of)))
+
+
+def members_on(universe: pl.DataFrame, as_of: date | None) -> pl.DataFrame:
+    """One universe's rows for a date: those whose window covers `as_of` (at most one per symbol,
+    since a symbol's windows never overlap). With `as_of` None, every symbol once, whatever its
+    window: the row with the newest `added` (a blank one counts as the oldest)."""
+    if as_of is not None:
+        return universe.filter(covers(as_of))
+    if universe["symbol"].is_unique().all():
+        return universe
+    return (universe.sort(["symbol", "added"], nulls_last=False)
+            .group_by("symbol", maintain_order=True).last())
+
+
+def load_members(folder: Path, names: tuple[str, ...], display, as_of: date | None = None) -> pl.DataFrame:
     """The union of universes: one row per symbol, `themes` the universes it is in (in the order
-    given), exposure the highest among them, name and other text from the first universe."""
+    given), exposure the highest among them, name and other text from the first universe,
+    `industry` the first non-null one in that order.
+
+    With `as_of`, only the rows whose membership window covers it count (a backtest never sees a
+    name before it joined); without, every row of the files does (a symbol with several windows
+    counts once: see `members_on`)."""
     frames, problems = [], []
     for order, name in enumerate(names):
         try:
-            u = load_universe(folder, name, display)
+            u = members_on(load_universe(folder, name, display), as_of)
         except InputError as e:
             problems.extend(e.problems)
             continue
         frames.append(u.with_columns(pl.lit(name).alias("theme"), pl.lit(order, dtype=pl.Int32).alias("_order")))
     if problems:
         raise InputError(problems)
-    if len(frames) == 1:  # one universe: already one row per symbol (its schema's unique key)
+    if len(frames) == 1:  # one universe: already one row per symbol
         (u,) = frames
         return (u.select("symbol", "name", "name_en", "exchange", "listed",
-                         pl.concat_list(pl.col("theme")).alias("themes"), "exposure")
+                         pl.concat_list(pl.col("theme")).alias("themes"), "exposure", "industry")
                 .sort("symbol"))
     allu = pl.concat(frames, how="vertical")
     levels = ["peripheral", "partial", "core", "pure"]
     allu = allu.with_columns(pl.col("exposure").replace_strict(levels, list(range(4)), return_dtype=pl.Int8).alias("_exp"))
     return (
-        allu.sort("_order")
+        allu.sort("_order", maintain_order=True)
         .group_by("symbol", maintain_order=True)
         .agg(
             pl.col("name").first(),
@@ -307,11 +332,50 @@ def load_members(folder: Path, names: tuple[str, ...], display) -> pl.DataFrame:
             pl.col("listed").first(),
             pl.col("theme").alias("themes"),
             pl.col("_exp").max(),
+            pl.col("industry").drop_nulls().first(),
         )
         .with_columns(pl.col("_exp").replace_strict(list(range(4)), levels, return_dtype=pl.String).alias("exposure"))
-        .drop("_exp")
+        .select("symbol", "name", "name_en", "exchange", "listed", "themes", "exposure", "industry")
         .sort("symbol")
     )
+
+
+@dataclass(frozen=True)
+class MembershipDating:
+    """How much of a set of universe files is dated: `kind` is "all", "some" or "none";
+    `str()` is what outputs print, e.g. "some (3 of 20 rows undated)".
+
+    A row is undated when both `added` and `removed` are blank: it says nothing about when the
+    security was a member, so a backtest using it at a past date assumes today's list held then
+    (hindsight and survivorship bias). A row with either date is dated."""
+
+    kind: str
+    undated_rows: int
+    total_rows: int
+
+    def __str__(self) -> str:
+        if self.kind == "some":
+            return f"some ({self.undated_rows} of {self.total_rows} rows undated)"
+        return self.kind
+
+
+def membership_dating(folder: Path, names: tuple[str, ...], display) -> MembershipDating:
+    """Whether the rows of the universe files `names` carry membership dates: all, some or none
+    (every row of every file counts, whatever its window; no rows at all is "none")."""
+    undated = total = 0
+    problems = []
+    for name in names:
+        try:
+            u = load_universe(folder, name, display)
+        except InputError as e:
+            problems.extend(e.problems)
+            continue
+        total += u.height
+        undated += int((u["added"].is_null() & u["removed"].is_null()).sum())
+    if problems:
+        raise InputError(problems)
+    kind = "none" if undated == total else ("all" if undated == 0 else "some")
+    return MembershipDating(kind, undated, total)
 
 
 # -- snapshots -------------------------------------------------------------------
