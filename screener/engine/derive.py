@@ -17,11 +17,24 @@ symbol are collected here, since polars 2.1 would recompute a shared sub-plan fo
    currency with the newest rate as of D (direct pair preferred, else the inverse pair); with no
    rate, `pe_*`/`peg_fy1` are null and `_fx_missing` is true for `explain`;
 7. growth and valuation: growth null when the base EPS <= 0; P/E null when EPS <= 0; PEG null
-   when growth <= 0.
+   when growth <= 0;
+8. revenue and net profit: `revenue_fy1`/`net_profit_fy1` from the fy1 row (reporting currency),
+   growth over the fy0 row (null when the base <= 0 or missing); `ps_fy1 = market_cap /
+   (revenue_fy1 * fx_rate)`, the rate of step 6 (null when revenue <= 0 or no rate);
+9. returns and traded amount (ride in the group-by of step 2): `return_Xm = p(D) / p(D - days) - 1`
+   for 30, 91, 182 and 365 days, where p(X) is the price as of X defined in DESIGN's "Backtests"
+   (`price_at`); `amount_avg_1m` the mean non-null `amount` of the rows in (D - 30 days, D];
+10. `industry` comes with the members (the universe file).
+
+`needed` (the fields a rule and the outputs read) skips what nobody reads: the revision
+look-backs (step 4), the consensus amounts (step 8) and the price look-backs (step 9) are then
+null columns, so the frame always has every catalogue field (`INTERNAL_COLUMNS` lists the
+other columns it carries).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 import polars as pl
@@ -45,36 +58,113 @@ def _empty(schema: dict) -> pl.LazyFrame:
 
 
 def _asof(frame: pl.LazyFrame | None, d: date, schema: dict) -> pl.LazyFrame:
+    """The rows known at `d`; optional columns the frame lacks are added as nulls."""
     if frame is None:
         return _empty(schema)
-    return frame.lazy().filter(pl.col("as_of") <= d)
+    lf = frame.lazy()
+    have = lf.collect_schema()
+    missing = [pl.lit(None, dtype=t).alias(c) for c, t in schema.items() if c not in have]
+    if missing:
+        lf = lf.with_columns(missing)
+    return lf.filter(pl.col("as_of") <= d)
 
 
-def _newest(lf: pl.LazyFrame, keys: list[str], cols: list[str]) -> pl.LazyFrame:
+def _newest(lf: pl.LazyFrame, keys: list[str], cols: list[str], extra: Iterable[pl.Expr] = ()) -> pl.LazyFrame:
     """Per key, `cols` from the row with the greatest `as_of` (rows are unique per key and as_of,
-    which the snapshot schemas guarantee, so there is no tie to break).
+    which the snapshot schemas guarantee, so there is no tie to break), plus any `extra`
+    aggregations riding in the same group-by.
 
     Measured at 1M securities (12M consensus rows): a group-by taking the last of each column
     sorted by as_of, 0.9-1.0 s; sort then group_by().last() over all columns, 1.8 s; a window
     max, 2.7 s; gathering by arg_max, 4.0 s."""
-    return lf.group_by(keys).agg(pl.col(cols).sort_by("as_of").last())
+    return lf.group_by(keys).agg(pl.col(cols).sort_by("as_of").last(), *extra)
 
 
 CONSENSUS_SCHEMA = {"symbol": pl.String, "fiscal_year": pl.Int64, "eps": pl.Float64, "actual": pl.Boolean,
                     "as_of": pl.Date, "currency": pl.String, "analysts": pl.Int64, "net_profit": pl.Float64,
                     "revenue": pl.Float64}
-PRICES_SCHEMA = {"symbol": pl.String, "close": pl.Float64, "currency": pl.String, "as_of": pl.Date, "market_cap": pl.Float64}
+PRICES_SCHEMA = {"symbol": pl.String, "close": pl.Float64, "currency": pl.String, "as_of": pl.Date, "market_cap": pl.Float64,
+                 "adj_close": pl.Float64, "amount": pl.Float64}
 ESG_SCHEMA = {"symbol": pl.String, "rater": pl.String, "rating": pl.String, "as_of": pl.Date}
 FX_SCHEMA = {"base": pl.String, "quote": pl.String, "rate": pl.Float64, "as_of": pl.Date}
+
+
+#: return fields and how far back each looks, in days
+RETURNS = {"return_1m": 30, "return_3m": 91, "return_6m": 182, "return_12m": 365}
+#: `amount_avg_1m` averages the rows in (D - this many days, D]
+AMOUNT_DAYS = 30
+#: fields that need the consensus revenue and net profit
+CONSENSUS_AMOUNTS = ("revenue_fy1", "net_profit_fy1", "revenue_growth_fy1", "net_profit_growth_fy1", "ps_fy1")
+
+#: columns of `derive_fields` that are not rule fields (`fields.FIELDS`): for explain, the
+#: outputs' data dates and the engine (a test holds the two lists to the frame)
+INTERNAL_COLUMNS = (
+    "name_en",          # English name, from the universe (outputs show it)
+    "price_as_of",      # date of the newest price row used
+    "fy0_year", "fy1_year", "fy2_year",  # the fiscal years behind eps_fy0..eps_fy2
+    "consensus_as_of",  # date of the fy1 consensus row used
+    "esg_rating_raw",   # the rating as the rater wrote it (AA+pi)
+    "esg_as_of",        # date of the rating used
+    "fx_rate",          # 1 eps_currency = fx_rate currency (1.0 when they are the same)
+    "_fx_missing",      # true when the currencies differ and no rate is known: valuation is null
+)
+
+
+def price_at_expr(x: date) -> pl.Expr:
+    """p(X) as an aggregation over one security's price rows (a group-by on symbol), rows that
+    are already limited to those known at the run date (`as_of <= D`, D >= X).
+
+    p(X) (DESIGN, "Backtests"): for a security that has `adj_close` on any row, its newest
+    non-null `adj_close` with `as_of <= X`; for any other, its newest `close` with `as_of <= X`;
+    never a mix of the two, however old (a suspended security keeps its last price). "Any row"
+    is read point in time: any row known at the run date D (the rows this aggregation sees), so
+    a row published after D can never change a result as of D; a security whose vendor starts
+    sending `adj_close` at some date uses close before that date and adj_close from then on,
+    and a return spanning the switch is null."""
+    adj_ok = (pl.col("as_of") <= x) & pl.col("adj_close").is_not_null()
+    close_ok = pl.col("as_of") <= x
+    adj = pl.when(adj_ok).then(pl.col("adj_close")).sort_by(pl.when(adj_ok).then(pl.col("as_of")), nulls_last=False).last()
+    close = pl.when(close_ok).then(pl.col("close")).sort_by(pl.when(close_ok).then(pl.col("as_of")), nulls_last=False).last()
+    return pl.when(pl.col("adj_close").is_not_null().any()).then(adj).otherwise(close)
+
+
+def price_at(prices: pl.LazyFrame | None, dates: Iterable[date], known: date | None = None) -> pl.LazyFrame:
+    """p(X) for every security and every date X in `dates`: a lazy frame (symbol, date, price),
+    sorted by symbol and date, one row per security with a price row known at `known` and per
+    distinct date; price is null where the security had no price yet at X.
+
+    `known` (default: the latest of `dates`) is the day the answer is computed on: only rows with
+    `as_of <= known` are read, and they decide whether a security counts as having `adj_close`
+    (see `price_at_expr`). For a forward return over [D, E], pass both dates with known = E, so
+    p(D) and p(E) come from the same series. One group-by however many dates."""
+    dates = sorted(set(dates))
+    if not dates:
+        return pl.LazyFrame(schema={"symbol": pl.String, "date": pl.Date, "price": pl.Float64})
+    known = known or dates[-1]
+    labels = [f"_p{i}" for i in range(len(dates))]
+    wide = _asof(prices, known, PRICES_SCHEMA).group_by("symbol").agg(
+        price_at_expr(x).alias(label) for label, x in zip(labels, dates))
+    return (
+        wide.unpivot(index="symbol", on=labels, variable_name="_label", value_name="price")
+        .with_columns(pl.col("_label").replace_strict(labels, dates, return_dtype=pl.Date).alias("date"))
+        .select("symbol", "date", pl.col("price").cast(pl.Float64))
+        .sort("symbol", "date")
+    )
 
 
 def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters: tuple[str, ...],
                   exposure_scores: dict, needed: set[str] | None = None) -> pl.LazyFrame:
     """Every catalogue field for every member, as of `as_of`. One row per member symbol.
 
-    `needed` (the fields a rule reads; None = all) lets the costly revision look-backs be skipped
-    when no rule field uses them: those columns are then null."""
+    `needed` (the fields a rule reads; None = all) lets the costly look-backs be skipped when no
+    rule field uses them: revisions, returns, the traded amount, the consensus revenue and net
+    profit. Those columns are then null."""
+    def wanted(name: str) -> bool:
+        return needed is None or name in needed
+
     suffix = pl.col("symbol").str.extract(r"\.([A-Z]+)$")
+    if "industry" not in members.columns:  # members built by hand (benchmarks, tests)
+        members = members.with_columns(pl.lit(None, dtype=pl.String).alias("industry"))
     base = members.lazy().with_columns(
         pl.when(pl.col("symbol").str.starts_with("PRIVATE:")).then(pl.lit("PRIVATE"))
         .otherwise(suffix.replace_strict(_MARKET_BY_SUFFIX, default=None)).alias("market"),
@@ -82,11 +172,25 @@ def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters
         pl.col("exposure").replace_strict(exposure_scores, return_dtype=pl.Float64).alias("exposure_score"),
     )
 
+    # price look-backs ride in the newest-price group-by (step 9)
+    looks = {label: as_of - timedelta(days=days) for label, days in RETURNS.items() if wanted(label)}
+    extra = [price_at_expr(x).alias(f"_p_{label}") for label, x in looks.items()]
+    if looks:
+        extra.append(price_at_expr(as_of).alias("_p_now"))
+    if wanted("amount_avg_1m"):
+        extra.append(pl.col("amount").filter(pl.col("as_of") > as_of - timedelta(days=AMOUNT_DAYS)).mean()
+                     .alias("amount_avg_1m"))
     prices = _newest(_asof(snapshot.get("prices"), as_of, PRICES_SCHEMA), ["symbol"],
-                     ["close", "currency", "market_cap", "as_of"]).rename({"as_of": "price_as_of"})
+                     ["close", "currency", "market_cap", "as_of"], extra).rename({"as_of": "price_as_of"})
+    prices = prices.with_columns(
+        *[(pl.col("_p_now") / pl.col(f"_p_{label}") - 1).alias(label) for label in looks],
+        *[pl.lit(None, dtype=pl.Float64).alias(label) for label in RETURNS if label not in looks],
+        *([] if wanted("amount_avg_1m") else [pl.lit(None, dtype=pl.Float64).alias("amount_avg_1m")]),
+    ).drop([f"_p_{label}" for label in looks] + (["_p_now"] if looks else []))
 
-    revisions = tuple(r for r in REVISIONS if needed is None or r in needed)
-    consensus = _consensus_fields(snapshot.get("consensus"), as_of, revisions)
+    revisions = tuple(r for r in REVISIONS if wanted(r))
+    amounts = any(wanted(f) for f in CONSENSUS_AMOUNTS)
+    consensus = _consensus_fields(snapshot.get("consensus"), as_of, revisions, amounts)
     esg = esg_fields(snapshot.get("esg"), as_of, raters)
 
     lf = (
@@ -104,30 +208,36 @@ def derive_fields(members: pl.DataFrame, snapshot: Snapshot, as_of: date, raters
         (pl.col("currency").is_not_null() & pl.col("eps_currency").is_not_null() & fx.is_null()).alias("_fx_missing"),
     )
 
-    def growth(new: str, old: str) -> pl.Expr:
-        return pl.when(pl.col(old) > 0).then(pl.col(new) / pl.col(old) - 1)
-
     def pe(eps: str) -> pl.Expr:
         return pl.when(pl.col(eps) > 0).then(pl.col("close") / (pl.col(eps) * pl.col("fx_rate")))
 
     lf = lf.with_columns(
-        growth("eps_fy1", "eps_fy0").alias("eps_growth_fy1"),
-        growth("eps_fy2", "eps_fy1").alias("eps_growth_fy2"),
+        _growth("eps_fy1", "eps_fy0").alias("eps_growth_fy1"),
+        _growth("eps_fy2", "eps_fy1").alias("eps_growth_fy2"),
         pe("eps_fy1").alias("pe_fy1"),
         pe("eps_fy2").alias("pe_fy2"),
+        pl.when(pl.col("revenue_fy1") > 0).then(pl.col("market_cap") / (pl.col("revenue_fy1") * pl.col("fx_rate")))
+        .alias("ps_fy1"),
     ).with_columns(
         pl.when(pl.col("eps_growth_fy1") > 0).then(pl.col("pe_fy1") / (100 * pl.col("eps_growth_fy1"))).alias("peg_fy1"),
     )
     return lf
 
 
+def _growth(new: str, old: str) -> pl.Expr:
+    """new / old - 1, null when old <= 0 or either is missing."""
+    return pl.when(pl.col(old) > 0).then(pl.col(new) / pl.col(old) - 1)
+
+
 #: revision fields and how far back each looks, in days
 REVISIONS = {"revision_1m": 30, "revision_3m": 90}
 
 
-def _consensus_fields(frame: pl.LazyFrame | None, as_of: date, revisions: tuple[str, ...] = tuple(REVISIONS)) -> pl.LazyFrame:
-    """Per symbol: fy0..fy2 years and EPS, analysts, the consensus date, and the `revisions`
-    asked for (the others are null)."""
+def _consensus_fields(frame: pl.LazyFrame | None, as_of: date, revisions: tuple[str, ...] = tuple(REVISIONS),
+                      amounts: bool = True) -> pl.LazyFrame:
+    """Per symbol: fy0..fy2 years and EPS, analysts, the consensus date, the `revisions` asked
+    for (the others are null) and, with `amounts`, revenue and net profit of fy1 and their growth
+    over fy0 (else null)."""
     pit = _asof(frame, as_of, CONSENSUS_SCHEMA)
     # the look-backs ride along in the newest-row group-by: per (symbol, year), the EPS of the
     # newest row dated on or before D - days (measured free, against 0.4-0.6 s each as separate
@@ -140,7 +250,8 @@ def _consensus_fields(frame: pl.LazyFrame | None, as_of: date, revisions: tuple[
     # collected here because it is read five times below and polars 2.1 would recompute it for
     # each (no common-subplan reuse): 1.3 s once against 5 s at 12M rows
     latest = (pit.group_by(["symbol", "fiscal_year"])
-              .agg(pl.col("eps", "actual", "currency", "analysts", "as_of").sort_by("as_of").last(), *then)
+              .agg(pl.col("eps", "actual", "currency", "analysts", "as_of", *(["revenue", "net_profit"] if amounts else []))
+                   .sort_by("as_of").last(), *then)
               .collect().lazy())
     year = pl.col("fiscal_year")
     years = (
@@ -157,16 +268,26 @@ def _consensus_fields(frame: pl.LazyFrame | None, as_of: date, revisions: tuple[
     def pick(rows: pl.LazyFrame, year_col: str, cols: dict[str, str]) -> pl.LazyFrame:
         return rows.select("symbol", pl.col("fiscal_year").alias(year_col), *[pl.col(k).alias(v) for k, v in cols.items()])
 
+    money0 = {"revenue": "_revenue_fy0", "net_profit": "_net_profit_fy0"} if amounts else {}
+    money1 = {"revenue": "revenue_fy1", "net_profit": "net_profit_fy1"} if amounts else {}
     out = (
         years
-        .join(pick(actuals, "fy0_year", {"eps": "eps_fy0", "currency": "_cur0"}), on=["symbol", "fy0_year"], how="left")
+        .join(pick(actuals, "fy0_year", {"eps": "eps_fy0", "currency": "_cur0", **money0}), on=["symbol", "fy0_year"],
+              how="left")
         .join(pick(forecasts, "fy1_year", {"eps": "eps_fy1", "currency": "_cur1", "analysts": "analysts",
-                                           "as_of": "consensus_as_of", **{f"_then_{r}": f"_then_{r}" for r in revisions}}),
+                                           "as_of": "consensus_as_of", **money1,
+                                           **{f"_then_{r}": f"_then_{r}" for r in revisions}}),
               on=["symbol", "fy1_year"], how="left")
         .join(pick(forecasts, "fy2_year", {"eps": "eps_fy2"}), on=["symbol", "fy2_year"], how="left")
         .with_columns(pl.coalesce("_cur1", "_cur0").alias("eps_currency"), pl.col("analysts").cast(pl.Float64))
         .drop("_cur0", "_cur1")
     )
+    if amounts:
+        out = out.with_columns(_growth("revenue_fy1", "_revenue_fy0").alias("revenue_growth_fy1"),
+                               _growth("net_profit_fy1", "_net_profit_fy0").alias("net_profit_growth_fy1")
+                               ).drop("_revenue_fy0", "_net_profit_fy0")
+    else:
+        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in CONSENSUS_AMOUNTS if c != "ps_fy1")
     for label in REVISIONS:
         if label not in revisions:
             out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(label))

@@ -60,6 +60,23 @@ FIELDS: dict[str, Field] = {
         _F("analysts", Kind.NUMBER, "number of analysts behind the fy1 consensus"),
         _F("revision_1m", Kind.NUMBER, "change of the fy1 consensus EPS against 30 days earlier: (now - then) / |then|", "ratio"),
         _F("revision_3m", Kind.NUMBER, "as revision_1m, against 90 days earlier", "ratio"),
+        _F("industry", Kind.TEXT, "industry classification from the universe file (e.g. 申万一级 计算机); "
+           "null where the file leaves it blank"),
+        _F("return_1m", Kind.NUMBER, "p(D) / p(D - 30 days) - 1, where p(X) is the newest adj_close on or before X "
+           "(close for a security with no adj_close); null when either price is missing", "ratio, trading currency"),
+        _F("return_3m", Kind.NUMBER, "as return_1m, against 91 days earlier", "ratio, trading currency"),
+        _F("return_6m", Kind.NUMBER, "as return_1m, against 182 days earlier", "ratio, trading currency"),
+        _F("return_12m", Kind.NUMBER, "as return_1m, against 365 days earlier", "ratio, trading currency"),
+        _F("amount_avg_1m", Kind.NUMBER, "mean value traded per price row over the 30 days up to the run date "
+           "(rows with as_of in (D - 30 days, D])", "trading currency, plain units"),
+        _F("revenue_fy1", Kind.NUMBER, "consensus revenue of the fy1 year", "reporting currency, plain units"),
+        _F("net_profit_fy1", Kind.NUMBER, "consensus net profit of the fy1 year", "reporting currency, plain units"),
+        _F("revenue_growth_fy1", Kind.NUMBER, "revenue_fy1 / fy0 revenue - 1; null when the fy0 revenue <= 0 or missing",
+           "ratio"),
+        _F("net_profit_growth_fy1", Kind.NUMBER, "net_profit_fy1 / fy0 net profit - 1; null when the fy0 net profit <= 0 "
+           "or missing", "ratio"),
+        _F("ps_fy1", Kind.NUMBER, "market_cap / revenue_fy1 with revenue converted to the trading currency as for "
+           "pe_fy1; null when revenue_fy1 <= 0 or no FX rate", "times"),
     )
 }
 
