@@ -23,6 +23,31 @@ def today(config: Config) -> date:
     return datetime.now(ZoneInfo(config.timezone)).date()
 
 
+def default_as_of(config: Config) -> tuple[date, str | None]:
+    """The date `run`, `explain` (and the library's screens) use when none is given, and a note
+    saying so, or None.
+
+    On a snapshot whose `snapshot.toml` says `sample = true`, the newest `as_of` in its prices
+    (so the README's first command works on any later day without stale-data warnings); on any
+    other snapshot, today in the configured timezone (`today`). The scheduler always uses the
+    local date. A sample snapshot whose prices cannot be read falls back to today: the run then
+    reports the problem itself."""
+    from screener.data.snapshot import load_checked, read_label, snapshot_files
+
+    folder = config.data_dir
+    try:
+        sample, _ = read_label(folder, config.display) if folder.is_dir() else (False, None)
+        path = snapshot_files(folder).get("prices") if sample else None
+        newest = load_checked("prices", path, config.display(path)).select("as_of").max().collect().item() \
+            if path is not None else None
+    except InputError:
+        newest = None
+    if newest is None:
+        return today(config), None
+    return newest, (f"as of {newest.isoformat()}, the newest date in the sample snapshot "
+                    "(pass --as-of to choose)")
+
+
 def rule_paths(config: Config, args: list[str] | tuple[str, ...] = ()) -> list[Path]:
     """Rule files named by the user (paths, or names of files in rules/); all of rules/ when none."""
     if not args:
@@ -175,16 +200,18 @@ def find_symbol(config: Config, screen: Screen, frame, query: str) -> str:
 
 
 def universe_table(config: Config, name: str, as_of: date | None = None):
-    """One universe's members with `esg_rating` where the snapshot knows it."""
+    """One universe's members as of `as_of` (default today: the rows whose membership window
+    covers it) with `esg_rating` where the snapshot knows it."""
     import polars as pl
 
-    from screener.data.snapshot import load_universe
+    from screener.data.snapshot import load_universe, members_on
 
     known = known_universes(config)
     if name not in known:
         raise InputError([Problem("unknown-universe", f"unknown universe `{name}`",
                                   hint=suggestion(name, known, "universe") if known else "the universes folder is empty")])
-    members = load_universe(config.universes_dir, name, config.display)
+    day = as_of or today(config)
+    members = members_on(load_universe(config.universes_dir, name, config.display), day)
     ratings = None
     try:
         snap = load_data(config)
@@ -194,21 +221,23 @@ def universe_table(config: Config, name: str, as_of: date | None = None):
     if esg is not None:
         from screener.engine.derive import esg_fields
 
-        ratings = esg_fields(esg, as_of or today(config), config.esg_raters).select(
+        ratings = esg_fields(esg, day, config.esg_raters).select(
             "symbol", pl.col("esg_rating").cast(pl.String), "esg_rater").collect()
     if ratings is None:
         ratings = pl.DataFrame(schema={"symbol": pl.String, "esg_rating": pl.String, "esg_rater": pl.String})
     return members.join(ratings, on="symbol", how="left").sort("symbol")
 
 
-def universe_summary(config: Config) -> list[dict]:
-    """Every universe with its member counts; a bad file is reported, not skipped."""
-    from screener.data.snapshot import load_universe
+def universe_summary(config: Config, as_of: date | None = None) -> list[dict]:
+    """Every universe with its member counts as of `as_of` (default today: the rows whose
+    membership window covers it); a bad file is reported, not skipped."""
+    from screener.data.snapshot import load_universe, members_on
 
+    day = as_of or today(config)
     out, problems = [], []
     for name in known_universes(config):
         try:
-            u = load_universe(config.universes_dir, name, config.display)
+            u = members_on(load_universe(config.universes_dir, name, config.display), day)
         except InputError as e:
             problems.extend(e.problems)
             continue

@@ -72,13 +72,20 @@ def _config(ctx: click.Context, path: str | None):
     return load_config(path)
 
 
-def _as_of(config, value):
+def _as_of(config, value, sample_default: bool = False):
+    """--as-of as a date. Left out: today in the config's timezone or, with `sample_default`
+    (run, explain) on a sample snapshot, its newest price date, said on stderr (`api.default_as_of`)."""
     from datetime import date
 
-    from screener.api import today
+    from screener.api import default_as_of, today
 
     if value is None:
-        return today(config)
+        if not sample_default:
+            return today(config)
+        day, note = default_as_of(config)
+        if note:
+            click.echo(f"note: {note}", err=True)
+        return day
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -107,7 +114,8 @@ def main(ctx: click.Context, config_path):
 
 @main.command()
 @click.argument("rules", nargs=-1, required=True)
-@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="screen as of this date (default: today in the config's timezone)")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="screen as of this date (default: today in the config's timezone; on a sample "
+              "snapshot, its newest price date)")
 @click.option("--format", "formats", default="csv,json", show_default=True,
               help="exports to write, comma-separated: csv, xlsx, html, json, parquet, md")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="export folder (default: paths.out in config)")
@@ -125,7 +133,7 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_pa
     from screener.outputs.export import FORMATS
 
     config = _config(ctx, config_path)
-    day = _as_of(config, as_of)
+    day = _as_of(config, as_of, sample_default=True)
     wanted = list(dict.fromkeys(f.strip().lower() for f in formats.split(",") if f.strip()))
     for f in wanted:
         if f not in FORMATS:
@@ -244,7 +252,8 @@ def check(ctx, rules, as_json, config_path):
 @main.command()
 @click.argument("rule")
 @click.argument("symbol")
-@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="as of this date (default: today)")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="as of this date (default: today; on a sample snapshot, "
+              "its newest price date)")
 @_json_option
 @_config_option
 @click.pass_context
@@ -254,7 +263,7 @@ def explain(ctx, rule, symbol, as_of, as_json, config_path):
     from screener import api
 
     config = _config(ctx, config_path)
-    day = _as_of(config, as_of)
+    day = _as_of(config, as_of, sample_default=True)
     (screen,) = api.load_screens(config, [rule])
     ex = api.explain(config, screen, symbol, day)
     if as_json:
