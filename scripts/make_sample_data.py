@@ -8,7 +8,8 @@ listed=false rows are skipped) and writes, under data/sample/:
 
     esg.csv        REAL: the 绿发信评 ratings printed in the report (2026-04-21)
     consensus.csv  ILLUSTRATIVE: EPS / net profit / revenue per fiscal year
-    prices.csv     ILLUSTRATIVE: close and market cap in the trading currency
+    prices.csv     ILLUSTRATIVE: weekly close, adj_close (后复权), amount and market cap in the
+                   trading currency, from January 2025 to the newest date
     fx.csv         ILLUSTRATIVE: CNY->HKD, USD->CNY, USD->HKD
     README.md      what is real, what is not, units, dates
     snapshot.toml  marks the folder as sample data: every output made from it says so
@@ -26,11 +27,13 @@ import csv
 import math
 import random
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the trading calendars come from the package
 UNIVERSES = ROOT / "universes"
 OUT = ROOT / "data" / "sample"
 
@@ -43,6 +46,18 @@ AS_OF_DATES = [  # month-end trading days after the FY2025 annual reports
 ]
 ALL_DATES = [PRE_REPORT_AS_OF] + AS_OF_DATES
 FY0, FY1, FY2 = 2025, 2026, 2027
+# prices also on the last trading day of every week (its exchange's calendar) in this range, so that
+# return_1m .. return_12m and amount_avg_1m have something to run on; the month-end closes above
+# are the anchors the weekly path passes through
+WEEKLY_FROM, WEEKLY_TO = "2025-01-01", AS_OF_DATES[-1]
+CALENDAR_BY_SUFFIX = {"SH": "XSHG", "SZ": "XSHG", "BJ": "XSHG", "HK": "XHKG", "US": "XNYS"}
+# ILLUSTRATIVE corporate actions, so that adj_close differs from close:
+#   a yearly cash dividend of DIVIDEND_PAYOUT x the FY2025 EPS for profitable non-Hong Kong securities,
+#   ex-date on the first weekly date on or after DIVIDEND_EX in each year;
+#   one bonus issue (送转, 10转4) for one security before the anchors: closes before it are 1.4x.
+DIVIDEND_PAYOUT = 0.3
+DIVIDEND_EX = ("2025-06-20", "2026-06-19")
+BONUS_ISSUE = {"301391.SZ": ("2025-06-27", 1.4)}  # 卡莱特: illustrative, not a real corporate action
 
 # REAL: 绿发信评 A-share ESG ratings of computer-equipment companies, as printed in the report.
 ESG_RATER = "绿发信评"
@@ -125,6 +140,9 @@ BASE = {
     "AAPL.US": (7.40, 8.10, 8.80, 420000, 0.06, 14800, 255.00, 40),  # Apple
 }
 HK_REPORTS_IN_HKD = {"0856.HK"}  # other Hong Kong names in BASE report in CNY
+
+# base turnover (value traded / market cap per day) by market; each security draws around it
+TURNOVER = {"CNY": 0.02, "HKD": 0.003, "USD": 0.006}
 
 REVISION_MIN, REVISION_MAX = -0.06, 0.08  # one month's consensus revision
 TREND_MIN, TREND_MAX = -0.03, 0.04  # per-security drift of revisions
@@ -235,13 +253,86 @@ def consensus_rows(symbol: str, paths: dict) -> list[list[object]]:
     return rows
 
 
+def weekly_dates(symbol: str) -> list[date]:
+    """The last trading day of each week from WEEKLY_FROM to WEEKLY_TO on the security's exchange."""
+    from screener.schedule.calendars import get_calendar
+
+    calendar = get_calendar(CALENDAR_BY_SUFFIX[symbol.rsplit(".", 1)[-1]])
+    start, end = date.fromisoformat(WEEKLY_FROM), date.fromisoformat(WEEKLY_TO)
+    monday = start - timedelta(days=start.weekday())
+    out = []
+    while monday <= end:
+        day = min(monday + timedelta(days=6), end)
+        while day >= max(monday, start) and not calendar.is_open(day):
+            day -= timedelta(days=1)
+        if day >= max(monday, start):
+            out.append(day)
+        monday += timedelta(days=7)
+    return out
+
+
+def close_path(symbol: str, paths: dict) -> dict[date, float]:
+    """Closes on the anchor dates (exactly as drawn in `security_paths`) and on the weekly dates:
+    a Brownian bridge in log price between two anchors, a random walk backwards from the first
+    anchor before it. Drawn from the security's own weekly stream (the anchors' draws are untouched)."""
+    rng = random.Random(f"{SEED}:{symbol}:weekly")
+    anchors = {date.fromisoformat(d): c for d, c in zip(ALL_DATES, paths["closes"])}
+    days = sorted(set(weekly_dates(symbol)) | set(anchors))
+    daily_vol = MONTHLY_PRICE_VOL / math.sqrt(30.4)
+    logs: dict[date, float] = {d: math.log(c) for d, c in anchors.items()}
+    first = min(anchors)
+    before = [d for d in days if d < first]
+    later = first
+    for d in reversed(before):  # backwards from the first anchor
+        logs[d] = logs[later] - rng.gauss(0.0, daily_vol * math.sqrt((later - d).days))
+        later = d
+    keys = sorted(anchors)
+    for a, b in zip(keys, keys[1:]):
+        inner = [d for d in days if a < d < b]
+        walk, t, w = {}, a, 0.0
+        for d in inner + [b]:
+            w += rng.gauss(0.0, daily_vol * math.sqrt((d - t).days))
+            walk[d], t = w, d
+        span = (b - a).days
+        for d in inner:  # pinned at both anchors
+            frac = (d - a).days / span
+            logs[d] = logs[a] + frac * (logs[b] - logs[a]) + walk[d] - frac * walk[b]
+    return {d: math.exp(logs[d]) for d in days}
+
+
 def price_rows(symbol: str, paths: dict) -> list[list[object]]:
-    shares = BASE[symbol][5] * 1_000_000
+    """Weekly and month-end rows: close, market cap (close x shares), adj_close (后复权: close x a
+    factor that grows at each ex-date, so past values never change; blank for Hong Kong listings,
+    whose returns come from close) and amount (value traded that day)."""
+    eps25, shares_m = BASE[symbol][0], BASE[symbol][5]
     cur = trading_currency(symbol)
-    rows = []
-    for as_of, close in zip(ALL_DATES, paths["closes"]):
+    rng = random.Random(f"{SEED}:{symbol}:trading")
+    factor = round(rng.uniform(1.0, 3.0), 4)  # dividends and bonus issues before the file starts
+    turnover = TURNOVER[cur] * math.exp(rng.gauss(0.0, 0.4))
+    adjusted = not symbol.endswith(".HK")
+    bonus_day, bonus = BONUS_ISSUE.get(symbol, (None, 1.0))
+    bonus_day = date.fromisoformat(bonus_day) if bonus_day else None
+    ex_days = [date.fromisoformat(d) for d in DIVIDEND_EX]
+    closes = close_path(symbol, paths)
+    rows, previous = [], None
+    for day in sorted(closes):
+        close = closes[day]
+        shares = shares_m * 1_000_000
+        if bonus_day is not None and day < bonus_day:  # before the bonus issue: fewer, dearer shares
+            close, shares = close * bonus, shares / bonus
         close = round(close, 2)
-        rows.append([symbol, f"{close:.2f}", cur, as_of, round(close * shares)])
+        if previous is not None:
+            last_day, last_close = previous
+            if bonus_day is not None and last_day < bonus_day <= day:
+                factor *= bonus
+            for ex in ex_days:
+                if last_day < ex <= day and eps25 > 0:
+                    cash = min(DIVIDEND_PAYOUT * eps25, 0.1 * last_close)
+                    factor *= last_close / (last_close - cash)
+        previous = (day, close)
+        amount = close * shares * turnover * math.exp(rng.gauss(0.0, 0.35))
+        rows.append([symbol, f"{close:.2f}", cur, day.isoformat(), round(close * shares),
+                     f"{close * factor:.4f}" if adjusted else "", round(amount)])
     return rows
 
 
@@ -279,17 +370,24 @@ The script is deterministic (fixed seed {seed}, no clock): running it again writ
 ## What is REAL
 
 - **Universe constituents** (`universes/*.csv`): the companies named in the 上海证券研究所 research
-  note on 2026's AI compute, quantum and brain-computer-interface themes (dated {report}).
+  note on 2026's AI compute, quantum and brain-computer-interface themes (dated {report}). The
+  note gives no membership dates and names no industry classification scheme, so `added`,
+  `removed` and `industry` are blank (see `universes/SOURCES.md`): membership dating is `none`.
 - **`esg.csv`**: the 绿发信评 ESG ratings of the {n_esg} computer-equipment companies rated A-pi or
   better, exactly as the report prints them (`AA+pi`, `AApi`, `AA-pi`, `A+pi`, `Api`, `A-pi`),
   `as_of` {report}.
 
 ## What is ILLUSTRATIVE (not market data: do not trade on it)
 
-- **`consensus.csv`**, **`prices.csv`** (including `market_cap`) and **`fx.csv`** are generated with a
-  fixed random seed from hand-set, plausible base values. They are not the iFinD consensus of the
-  report, not real prices, not real exchange rates. They exist so that screens, point-in-time logic,
-  revisions, valuation and currency conversion have something to run on.
+- **`consensus.csv`**, **`prices.csv`** (including `market_cap`, `adj_close` and `amount`) and
+  **`fx.csv`** are generated with a fixed random seed from hand-set, plausible base values. They are
+  not the iFinD consensus of the report, not real prices, not real exchange rates. They exist so that
+  screens, point-in-time logic, revisions, returns, valuation and currency conversion have something
+  to run on.
+- The corporate actions behind `adj_close` are made up too: a yearly cash dividend ({payout:.0%} of
+  the FY2025 EPS; ex-date the first price date on or after {ex}) for every
+  profitable security outside Hong Kong, and one bonus issue (10转4 on {bonus_day} for {bonus_symbol}:
+  its closes before that day are {bonus}x, its share count 1/{bonus}).
 
 ## Dates (`as_of`)
 
@@ -297,7 +395,9 @@ The script is deterministic (fixed seed {seed}, no clock): running it again writ
 - {dates}:
   FY2025 is reported (`actual=true`, same EPS on every date); FY2026 and FY2027 are forecasts,
   revised a little every month (some securities trend up, some down).
-- Prices and FX exist on all {n_dates} dates; ESG ratings only on {report}.
+- Prices exist on all {n_dates} dates above and on the last trading day of every week (on the
+  security's own exchange calendar: XSHG, XHKG, XNYS) from {weekly_from} to {weekly_to}; FX only on the
+  {n_dates} dates; ESG ratings only on {report}.
 
 ## Units
 
@@ -307,6 +407,10 @@ The script is deterministic (fixed seed {seed}, no clock): running it again writ
 - `net_profit`, `revenue`: plain units of the reporting currency (yuan, HKD, USD; not 万元 or 亿元).
 - `close`, `market_cap` in `prices.csv`: plain units of the trading currency (CNY for Shanghai,
   Shenzhen and Beijing; HKD for Hong Kong; USD for US).
+- `adj_close`: the back-adjusted close (后复权: close x a factor that only grows at each ex-date, so a
+  past value never changes), trading currency; blank for the Hong Kong listings, whose returns come
+  from `close` (a security uses one or the other, never a mix).
+- `amount`: value traded that day, plain units of the trading currency.
 - `fx.csv`: 1 `base` = `rate` `quote` (CNY->HKD, USD->CNY, USD->HKD).
 
 ## Files
@@ -315,7 +419,7 @@ The script is deterministic (fixed seed {seed}, no clock): running it again writ
 | --- | --- | --- |
 | `esg.csv` | {n_esg} | `symbol,rater,rating,as_of` |
 | `consensus.csv` | {n_cons} | `symbol,fiscal_year,eps,actual,as_of,currency,analysts,net_profit,revenue` |
-| `prices.csv` | {n_px} | `symbol,close,currency,as_of,market_cap` |
+| `prices.csv` | {n_px} | `symbol,close,currency,as_of,market_cap,adj_close,amount` |
 | `fx.csv` | {n_fx} | `base,quote,rate,as_of` |
 
 Every listed security of every universe ({n_sec} securities) has consensus and price rows; unlisted
@@ -358,12 +462,15 @@ def main(argv: list[str] | None = None) -> None:
     write_csv(OUT / "consensus.csv",
               ["symbol", "fiscal_year", "eps", "actual", "as_of", "currency", "analysts",
                "net_profit", "revenue"], consensus)
-    write_csv(OUT / "prices.csv", ["symbol", "close", "currency", "as_of", "market_cap"], prices)
+    write_csv(OUT / "prices.csv", ["symbol", "close", "currency", "as_of", "market_cap", "adj_close", "amount"], prices)
     write_csv(OUT / "fx.csv", ["base", "quote", "rate", "as_of"], fx)
     (OUT / "README.md").write_text(README.format(
         seed=SEED, report=REPORT_DATE, pre=PRE_REPORT_AS_OF, dates=", ".join(AS_OF_DATES),
         n_dates=len(ALL_DATES), n_esg=len(esg), n_cons=len(consensus), n_px=len(prices),
-        n_fx=len(fx), n_sec=len(symbols)), encoding="utf-8")
+        n_fx=len(fx), n_sec=len(symbols), weekly_from=WEEKLY_FROM, weekly_to=WEEKLY_TO,
+        payout=DIVIDEND_PAYOUT, ex=" and ".join(DIVIDEND_EX),
+        bonus_symbol=next(iter(BONUS_ISSUE)), bonus_day=next(iter(BONUS_ISSUE.values()))[0],
+        bonus=next(iter(BONUS_ISSUE.values()))[1]), encoding="utf-8")
     (OUT / "snapshot.toml").write_text(SNAPSHOT_TOML.format(report=REPORT_DATE), encoding="utf-8")
     print(f"wrote {OUT}: {len(symbols)} securities, {len(consensus)} consensus rows, "
           f"{len(prices)} price rows, {len(fx)} fx rows, {len(esg)} ESG ratings")
