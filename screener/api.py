@@ -79,15 +79,16 @@ class RuleCheck:
     problems: tuple[Problem, ...]
 
 
-def check_rules(config: Config, args: list[str] | tuple[str, ...] = ()) -> list[RuleCheck]:
+def check_rules(config: Config, args: list[str] | tuple[str, ...] = (), as_of: date | None = None) -> list[RuleCheck]:
     """Check rule files without reading any data; every file is checked, every problem kept.
 
     A rule that loads has `screen` set and its warnings (an expired pin) as `problems`; a rule with
     an error has `screen=None` and every problem. The symbols a rule names are checked against its
-    universe files (read only for rules that name a symbol); expiry is judged as of today.
+    universe files (read only for rules that name a symbol); pin expiry is judged as of `as_of`
+    (default: today in the configured timezone).
     """
     known = known_universes(config)
-    day = today(config)
+    day = as_of or today(config)
     read: dict[str, frozenset[str] | InputError] = {}
 
     def symbols(name: str) -> frozenset[str]:

@@ -232,7 +232,7 @@ def check(ctx, rules, as_json, config_path):
     results = api.check_rules(config, rules)
     bad = any(p.severity == "error" for r in results for p in r.problems)
     if as_json:
-        _emit_json([{"path": r.path, "ok": not r.problems, "name": r.screen.name if r.screen else None,
+        _emit_json([{"path": r.path, "ok": r.screen is not None, "name": r.screen.name if r.screen else None,
                      "problems": [p.to_dict() for p in r.problems]} for r in results])
     else:
         for r in results:

@@ -156,7 +156,6 @@ class Daemon:
 
     def _run(self, job: Job, slot: datetime, started: float) -> Outcome:
         from screener import api
-        from screener.rules.rule import load_rule
 
         try:
             config = load_config(self.config_path)
@@ -164,7 +163,6 @@ class Daemon:
             log.error("job %s: config.toml is invalid, using the last good one:\n%s", job.name,
                       "\n".join(p.render() for p in e.problems), extra={"job": job.name})
             config = self.config
-        known = config.universe_names()
         day = slot.date()
         if job.refresh:
             self._refresh(job, config, day)
@@ -174,7 +172,12 @@ class Daemon:
             shown = config.display(path)
             t0 = time.perf_counter()
             try:
-                screen = load_rule(path, known, shown)
+                (check,) = api.check_rules(config, [str(path)], as_of=day)
+                if check.screen is None:
+                    raise InputError(list(check.problems))
+                screen = check.screen
+                for w in screen.warnings:
+                    log.warning("job %s rule %s: %s", job.name, shown, w.render(), extra={"job": job.name, "rule": shown})
                 snapshot = snapshot or api.load_data(config)
                 (published,) = api.publish(config, [screen], day, list(job.formats), snapshot=snapshot,
                                            clock=self.clock)
