@@ -311,17 +311,17 @@ def history_runs(config: Config, rule: str, out_dir: Path | None = None):
     """The recorded runs of a rule (a file path or a name in rules/), oldest first."""
     from screener.outputs.history import History
 
-    return History(Path(out_dir) if out_dir else config.out_dir).runs(_stem(config, rule))
+    return History(Path(out_dir) if out_dir else config.out_dir).runs(_stem(rule))
 
 
 def history_diff(config: Config, rule: str, before: int | None = None, after: int | None = None,
                  out_dir: Path | None = None):
     from screener.outputs.history import History
 
-    return History(Path(out_dir) if out_dir else config.out_dir).diff(_stem(config, rule), before, after)
+    return History(Path(out_dir) if out_dir else config.out_dir).diff(_stem(rule), before, after)
 
 
-def _stem(config: Config, rule: str) -> str:
+def _stem(rule: str) -> str:
     """A rule's history key: its file stem. The file need not exist any more."""
     return Path(rule).stem
 

@@ -398,7 +398,7 @@ class _Checker:
                           "test for missing values with `is_null(x)`; compare values with `==`")
             else:
                 right = self.visit(right_ast, depth)
-                part = self._compare(_CMP_OPS[type(op_ast)], left, right, left_ast, right_ast)
+                part = self._compare(_CMP_OPS[type(op_ast)], left, right)
             parts.append(part)
             left, left_ast = (right, right_ast) if right is not None else (left, left_ast)
         if len(parts) == 1:
@@ -441,7 +441,7 @@ class _Checker:
         self.fail(node.span, "type-mismatch", f"{why}, but {_describe(node)} is {_article(node.kind)}",
                   _kind_hint(kind))
 
-    def _compare(self, op: str, left: Node, right: Node, left_ast, right_ast) -> Node:
+    def _compare(self, op: str, left: Node, right: Node) -> Node:
         span = Span(left.span.start, right.span.end)
         lk, rk = left.kind, right.kind
         # ESG grades: a text literal on the other side must be a grade and becomes one.

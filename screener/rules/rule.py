@@ -334,7 +334,7 @@ class _RuleChecker:
             return compile_expr(source, symbols=self.symbols.resolve)
         except ExprError as e:
             start = self.toml.string_content(Pos(line, col))
-            p = self.toml.offset_to_file(start, source, e.start)
+            p = self.toml.offset_to_file(start, e.start)
             width = max(1, min(e.end - e.start, 80)) if "\n" not in source[e.start:e.end] else 1
             self.problem(e.code, e.message, p.line, p.col, e.hint, width)
             return None

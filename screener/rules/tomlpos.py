@@ -151,7 +151,7 @@ class TomlText:
             return StringPos(pos.line, pos.col + 1, False, rest[0] == '"')
         return StringPos(pos.line, pos.col, False, False)
 
-    def offset_to_file(self, start: StringPos, source: str, offset: int) -> Pos:
+    def offset_to_file(self, start: StringPos, offset: int) -> Pos:
         """Map a character offset inside a decoded string value onto the file's line and column.
 
         Walks the raw text from just after the opening quotes, decoding as TOML does: a newline
