@@ -156,7 +156,8 @@ def test_run_2_every_format_shows_groups_pins_the_buffer_the_columns_and_p(proje
     excluded = {e["symbol"]: e for e in payload["excluded"]}
     assert excluded["600007.SH"]["failed"] == ["pin"]
     assert excluded["600007.SH"]["reason"] == f"excluded by pin: {EXCLUDE_REASON}"
-    assert excluded["600001.SH"]["failed"] == [] and "below top 1 per industry" in excluded["600001.SH"]["reason"]
+    assert excluded["600001.SH"]["failed"] == []
+    assert excluded["600001.SH"]["reason"] == "rank 1 in industry 计算机, its place taken by a member kept by the buffer (keep 2)"
     assert "600007.SH" not in [r["symbol"] for r in rows]
 
     # ---- CSV: the same rows; blanks (never 0) for the pinned row's rank and score; P in every row

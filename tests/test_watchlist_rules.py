@@ -70,7 +70,8 @@ def test_a_buffer_keeps_an_incumbent_at_rank_12_of_a_top_10_with_keep_15(world):
     assert res.included["rank"].to_list() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 12]
     assert res.previous == p
     assert verdict(res, SYMBOLS[11])["reason"] == "kept by the buffer (rank 12, keep 15)"
-    assert verdict(res, SYMBOLS[9])["reason"] == "rank 10, below top 10"
+    assert verdict(res, SYMBOLS[9])["reason"] == "rank 10, its place taken by a member kept by the buffer (keep 15)"
+    assert verdict(res, SYMBOLS[12])["reason"] == "rank 13, below top 10"
     assert verdict(res, SYMBOLS[15])["reason"] == "rank 16, outside keep 15"
 
 

@@ -21,7 +21,9 @@ def verdict_table(result) -> pl.DataFrame:
 
     - out: "unlisted"; "failed growing, cheap (missing data: cheap)"; "excluded by pin: <reason>";
       "rank 7, below top 5"; with `per`: "rank 2 in industry 计算机, below top 1 per industry";
-      a previous member past the buffer: "rank 17, outside keep 15";
+      a previous member past the buffer: "rank 17, outside keep 15"; a passer within `top` whose
+      place went to a member kept by the buffer: "rank 10, its place taken by a member kept by the
+      buffer (keep 15)";
     - in: "pinned: <reason>"; "kept by the buffer (rank 12, keep 15)"; null when in by rank.
     """
     screen = result.screen
@@ -63,8 +65,10 @@ def verdict_table(result) -> pl.DataFrame:
         position = pl.concat_str([pl.lit("rank "), rank_txt])
         below = pl.lit(f", below top {top}")
     if keep is not None:
-        beyond = pl.col("group_rank" if per else "rank") > keep
-        below = pl.when(pl.col("_was_member") & beyond).then(pl.lit(f", outside keep {keep}")).otherwise(below)
+        place = pl.col("group_rank" if per else "rank")
+        below = (pl.when(pl.col("_was_member") & (place > keep)).then(pl.lit(f", outside keep {keep}"))
+                 .when(place <= top).then(pl.lit(f", its place taken by a member kept by the buffer (keep {keep})"))
+                 .otherwise(below))
         kept_txt = pl.concat_str([pl.lit("kept by the buffer ("), position, pl.lit(f", keep {keep})")])
     else:
         kept_txt = pl.lit(None, dtype=pl.String)
