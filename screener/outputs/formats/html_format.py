@@ -103,7 +103,7 @@ def page(ctx) -> dict:
                    "shown": included.height, "pinned": int(included["pinned"].sum()),
                    "has_pins": bool(getattr(screen, "pins", ()))},
         "table": watchlist_view(result, lang),
-        "components": components_chart(result, lang),
+        "components": components_chart(result),
         "valuation": valuation_chart(result, lang),
         "filters": filters_view(result, lang),
         "changes": changes_view(ctx.changes),
@@ -255,7 +255,7 @@ def _percent(w: float) -> str:
 _BAR = {"width": 1180, "label": 250, "right": 64, "top": 8, "row": 24, "bar": 15, "axis": 30}
 
 
-def components_chart(result, lang: str) -> dict | None:
+def components_chart(result) -> dict | None:
     """Geometry of the stacked component bars; None when no included row has a score (nothing
     included, a rule without score components, or only pinned rows that failed a filter).
     A pinned row without a score has no composite to split, so no bar.
