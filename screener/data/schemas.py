@@ -125,22 +125,22 @@ def _validate(pa, kind: str, frame: pl.DataFrame, path: str) -> list[Problem]:
                                 + ", ".join(f"`{m}`" for m in missing), path, 1, None,
                                 "the header row must name: " + ", ".join(c.name for c in columns if c.required)))
 
-    def check(col: Col, what: str, expr: pl.Expr):
+    def check(what: str, expr: pl.Expr):
         return pa.Check(lambda data, e=expr: data.lazyframe.select(e.fill_null(True)), name=what,
                         error=what, element_wise=False)
 
     schema_cols = {}
     for col in present:
-        checks = [check(col, col.type, pl.col(col.name).is_null() | _cell_ok(col))]
+        checks = [check(col.type, pl.col(col.name).is_null() | _cell_ok(col))]
         if col.positive:
-            checks.append(check(col, "positive", pl.col(col.name).is_null()
+            checks.append(check("positive", pl.col(col.name).is_null()
                                 | (pl.col(col.name).str.strip_chars().cast(pl.Float64, strict=False) > 0).fill_null(True)))
         if col.non_negative:
-            checks.append(check(col, "non_negative", pl.col(col.name).is_null()
+            checks.append(check("non_negative", pl.col(col.name).is_null()
                                 | (pl.col(col.name).str.strip_chars().cast(pl.Float64, strict=False) >= 0).fill_null(True)))
         if col.name == "fiscal_year":
             year = pl.col(col.name).str.strip_chars().cast(pl.Int64, strict=False)
-            checks.append(check(col, "year", year.is_null() | year.is_between(1990, 2100)))
+            checks.append(check("year", year.is_null() | year.is_between(1990, 2100)))
         schema_cols[col.name] = pa.Column(pl.String, nullable=col.nullable, checks=checks, required=False)
     key = [k for k in unique if k in frame.columns]
     if kind in WINDOWED:  # the key is the symbol and its window: `_windows` checks it, row pairs named

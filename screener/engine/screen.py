@@ -115,7 +115,7 @@ def run_screen(screen: Screen, config: Config, snapshot: Snapshot, as_of: date, 
     reported) when the rule has no `keep`."""
     needed = None if all_fields else set(screen.fields()) | set(KEY_FIELDS)
     if members is None:
-        members = _members(config, screen, as_of)
+        members = load_members(config.universes_dir, screen.universes, config.display, as_of=as_of)
     if screen.keep is None:
         previous = None
     lf = derive_fields(members, snapshot, as_of, config.esg_raters, config.exposure_scores, needed)
@@ -123,13 +123,6 @@ def run_screen(screen: Screen, config: Config, snapshot: Snapshot, as_of: date, 
     frame = lf.collect()
     warnings = _warnings(snapshot) + _staleness(frame, as_of, config) + _pin_warnings(screen, frame, as_of)
     return ScreenResult(screen, as_of, frame, snapshot, tuple(warnings), previous)
-
-
-def _members(config: Config, screen: Screen, as_of: date) -> pl.DataFrame:
-    try:
-        return load_members(config.universes_dir, screen.universes, config.display, as_of=as_of)
-    except TypeError:  # membership windows not supported by this data layer
-        return load_members(config.universes_dir, screen.universes, config.display)
 
 
 def apply_screen(screen: Screen, lf: pl.LazyFrame, as_of: date, previous: Previous | None = None) -> pl.LazyFrame:

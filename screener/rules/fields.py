@@ -79,7 +79,3 @@ FIELDS: dict[str, Field] = {
            "pe_fy1; null when revenue_fy1 <= 0 or no FX rate", "times"),
     )
 }
-
-
-def field_names() -> list[str]:
-    return list(FIELDS)
