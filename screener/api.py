@@ -11,7 +11,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 from screener.config import Config
-from screener.pipeline import LockTimeout, Published  # noqa: F401 - part of the library surface
 from screener.problems import InputError, Problem, suggestion
 from screener.rules.rule import Screen, load_rule
 
@@ -344,3 +343,13 @@ def refresh_data(config: Config, into: Path, as_of: date, provider: str | None =
             if sym not in symbols:
                 symbols.append(sym)
     return refresh(config, symbols, provider=provider, into=into, as_of=as_of)
+
+
+def __getattr__(name: str):
+    """`Published` and `LockTimeout` live in `screener.pipeline`, loaded on first use (it brings
+    sqlite3 and the history: commands that publish nothing never pay for them)."""
+    if name in ("Published", "LockTimeout"):
+        from screener import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'screener.api' has no attribute {name!r}")
