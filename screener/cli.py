@@ -299,17 +299,18 @@ def test_(ctx, rules, as_json, config_path):
 
 @main.command()
 @click.argument("name", required=False)
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="members as of this date (membership windows; default today)")
 @_json_option
 @_config_option
 @click.pass_context
 @_boundary
-def universes(ctx, name, as_json, config_path):
+def universes(ctx, name, as_of, as_json, config_path):
     """List the universes with their member counts, or one universe's members."""
     from screener import api
 
     config = _config(ctx, config_path)
     if name is None:
-        summary = api.universe_summary(config)
+        summary = api.universe_summary(config, _as_of(config, as_of))
         if as_json:
             _emit_json(summary)
         else:
@@ -317,7 +318,7 @@ def universes(ctx, name, as_json, config_path):
 
             print_universe_summary(summary)
         return
-    table = api.universe_table(config, name)
+    table = api.universe_table(config, name, _as_of(config, as_of))
     if as_json:
         cols = ["symbol", "name", "exposure", "listed", "name_en", "exchange", "source", "note", "esg_rating", "esg_rater"]
         _emit_json(table.select(cols).to_dicts())

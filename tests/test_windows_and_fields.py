@@ -228,6 +228,15 @@ def test_a_run_uses_the_rows_whose_window_covers_its_date(tiny, cli):
     assert hk["exposure"] == "core"  # the rejoined row's exposure
 
 
+def test_universes_counts_members_as_of_a_date(tiny, cli):
+    write(tiny / "universes" / "tiny.csv", WINDOWED)
+    r = cli(tiny, "universes", "--as-of", "2026-06-30", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)[0]["members"] == 3
+    r = cli(tiny, "universes", "tiny", "--as-of", "2026-07-20", "--json")
+    assert sorted(m["symbol"] for m in json.loads(r.stdout)) == ["0001.HK", "603001.SH", "603002.SH", "IONQ.US", "PRIVATE:x"]
+
+
 def test_members_carry_industry_and_one_row_per_symbol(tiny):
     write(tiny / "universes" / "tiny.csv", WINDOWED)
     write(tiny / "universes" / "other.csv", "symbol,name,exposure,listed,industry\n0001.HK,丙,pure,true,电子\n"
