@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from screener.engine.screen import ScreenResult
-from screener.outputs.report import plain
+from screener.engine.values import plain
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
+from screener.engine.values import plain
 from screener.engine.screen import KEY_FIELDS, ScreenResult, data_dates
 
 
@@ -211,17 +212,6 @@ def dumps_payload(payload, level: int = 0) -> str:
             text = json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + inner)
         parts.append(f"{inner}{json.dumps(key, ensure_ascii=False)}: {text}")
     return "{\n" + ",\n".join(parts) + "\n" + pad + "}"
-
-
-def plain(v):
-    """JSON-friendly value: floats rounded to 6 places, dates as ISO text, enums as text."""
-    if isinstance(v, float):
-        return round(v, 6)
-    if hasattr(v, "isoformat"):
-        return v.isoformat()
-    if isinstance(v, list):
-        return list(v)
-    return v
 
 
 def data_dates_text(result: ScreenResult) -> str:
