@@ -296,7 +296,26 @@ def members_on(universe: pl.DataFrame, as_of: date | None) -> pl.DataFrame:
             .group_by("symbol", maintain_order=True).last())
 
 
+def load_universes(folder: Path, names: tuple[str, ...], display) -> list[tuple[str, pl.DataFrame]]:
+    """Each named universe file, checked and typed, in order; every problem of every file in one
+    `InputError`."""
+    out, problems = [], []
+    for name in names:
+        try:
+            out.append((name, load_universe(folder, name, display)))
+        except InputError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise InputError(problems)
+    return out
+
+
 def load_members(folder: Path, names: tuple[str, ...], display, as_of: date | None = None) -> pl.DataFrame:
+    """The union of universes as of `as_of` (see `union_members`)."""
+    return union_members(load_universes(folder, names, display), as_of)
+
+
+def union_members(universes: list[tuple[str, pl.DataFrame]], as_of: date | None = None) -> pl.DataFrame:
     """The union of universes: one row per symbol, `themes` the universes it is in (in the order
     given), exposure the highest among them, name and other text from the first universe,
     `industry` the first non-null one in that order.
@@ -304,16 +323,8 @@ def load_members(folder: Path, names: tuple[str, ...], display, as_of: date | No
     With `as_of`, only the rows whose membership window covers it count (a backtest never sees a
     name before it joined); without, every row of the files does (a symbol with several windows
     counts once: see `members_on`)."""
-    frames, problems = [], []
-    for order, name in enumerate(names):
-        try:
-            u = members_on(load_universe(folder, name, display), as_of)
-        except InputError as e:
-            problems.extend(e.problems)
-            continue
-        frames.append(u.with_columns(pl.lit(name).alias("theme"), pl.lit(order, dtype=pl.Int32).alias("_order")))
-    if problems:
-        raise InputError(problems)
+    frames = [members_on(u, as_of).with_columns(pl.lit(name).alias("theme"), pl.lit(order, dtype=pl.Int32).alias("_order"))
+              for order, (name, u) in enumerate(universes)]
     if len(frames) == 1:  # one universe: already one row per symbol
         (u,) = frames
         return (u.select("symbol", "name", "name_en", "exchange", "listed",
