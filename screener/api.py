@@ -306,6 +306,58 @@ def check_expectations(config: Config, args: list[str] | tuple[str, ...] = ()):
     return evaluate(config, screens, [config.display(p) for p in rule_paths(config, args)])
 
 
+def backtest(config: Config, screens: list[Screen], *, start: date | None = None, end: date | None = None,
+             every: str | None = None, dates=None, buckets: int = 5, cost_bps: float | None = None,
+             benchmark: str | None = None, pins: bool = False, snapshot=None):
+    """Backtest each screen over the same rebalance dates (`screener.backtest.backtest_rules`);
+    one `BacktestResult` per screen. Nothing is written (see `write_backtest`)."""
+    from screener.backtest import backtest_rules
+
+    return backtest_rules(config, screens, start=start, end=end, every=every, dates=dates, buckets=buckets,
+                          cost_bps=cost_bps, benchmark=benchmark, pins=pins, snapshot=snapshot)
+
+
+BACKTEST_FORMATS = ("html", "csv", "json")
+
+
+def backtest_folder(config: Config, results, out_dir: Path | None = None) -> Path:
+    """Where `--format` writes: `--out DIR`, else `<paths.out>/backtests/<rule stems>_<first>_<last>/`."""
+    if out_dir is not None:
+        return Path(out_dir)
+    from screener.outputs.export import rule_folder
+
+    stems = "+".join(Path(r.rule).stem for r in results)
+    first, last = results[0].dates[0], results[0].dates[-1]
+    return rule_folder(config.out_dir / "backtests", f"{stems}_{first.isoformat()}_{last.isoformat()}")
+
+
+def write_backtest(config: Config, results, formats, out_dir: Path | None = None, lang: str | None = None) -> list[Path]:
+    """Write the backtest outputs, each file atomically, every one rendered before the first is
+    written: `backtest.html` (one tear sheet, the rules side by side), `backtest.json` (DESIGN's
+    shape: one object, or a list for several rules) and `<rule>.periods.csv` per rule."""
+    from datetime import timezone
+
+    from screener.atomic import write_bytes
+    from screener.outputs.backtest_files import json_bytes, periods_csv
+
+    folder = backtest_folder(config, results, out_dir)
+    generated_at = datetime.now(timezone.utc).replace(microsecond=0)
+    files: list[tuple[Path, bytes]] = []
+    if "html" in formats:
+        from screener.outputs.tearsheet import render_tearsheet
+
+        files.append((folder / "backtest.html", render_tearsheet(results, lang or config.lang, generated_at)))
+    if "json" in formats:
+        files.append((folder / "backtest.json", json_bytes(results)))
+    if "csv" in formats:
+        for r in results:
+            files.append((folder / f"{Path(r.rule).stem}.periods.csv", periods_csv(r, config.csv_bom)))
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, data in files:
+        write_bytes(path, data)
+    return [path for path, _ in files]
+
+
 def history_runs(config: Config, rule: str, out_dir: Path | None = None):
     """The recorded runs of a rule (a file path or a name in rules/), oldest first."""
     from screener.outputs.history import History

@@ -298,6 +298,93 @@ def test_(ctx, rules, as_json, config_path):
 
 
 @main.command()
+@click.argument("rules", nargs=-1, required=True)
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="first rebalance period starts here (inclusive)")
+@click.option("--to", "end", metavar="YYYY-MM-DD",
+              help="last date (inclusive; default today, or the newest date of a sample snapshot)")
+@click.option("--every", help="rebalance at the end of each month (default), quarter or week (Sundays)")
+@click.option("--dates", "dates_", metavar="D1,D2,...", help="explicit rebalance dates instead of --from/--to/--every")
+@click.option("--buckets", default=5, show_default=True, type=int, help="rank buckets of the passers (5 = quintiles)")
+@click.option("--cost-bps", "cost_bps", type=float, help="trading cost per unit traded, in basis points")
+@click.option("--benchmark", metavar="SYMBOL", help="compare with this security's returns instead of the universe's")
+@click.option("--pins", is_flag=True, help="apply the rule's pins at past dates (look-ahead: a pin is written today)")
+@click.option("--format", "formats", default="", help="files to write, comma-separated: html, csv, json")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="folder for --format files (default: <paths.out>/backtests/<rule>_<first>_<last>/)")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default=None, help="language of the HTML tear sheet")
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def backtest(ctx, rules, start, end, every, dates_, buckets, cost_bps, benchmark, pins, formats, out_dir, lang,
+             as_json, config_path):
+    """Would RULE... have picked winners? The screen at each past date, point in time, with
+    forward returns: watchlist vs benchmark, rank buckets, IC, turnover (several rules side by side)."""
+    from screener import api
+
+    config = _config(ctx, config_path)
+    wanted = list(dict.fromkeys(f.strip().lower() for f in formats.split(",") if f.strip()))
+    for f in wanted:
+        if f not in api.BACKTEST_FORMATS:
+            from screener.problems import suggestion
+
+            raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, api.BACKTEST_FORMATS, 'format')}",
+                                     param_hint="--format")
+    first = _date_option(start, "--from")
+    if dates_:
+        explicit = [_date_option(d.strip(), "--dates") for d in dates_.split(",") if d.strip()]
+        last = _date_option(end, "--to")
+    else:
+        explicit = None
+        last = _date_option(end, "--to") if end else (_default_to(config) if first else None)
+    screens = api.load_screens(config, rules)
+    results = api.backtest(config, screens, start=first, end=last, every=every, dates=explicit, buckets=buckets,
+                           cost_bps=cost_bps, benchmark=benchmark, pins=pins)
+    files = api.write_backtest(config, results, wanted, out_dir, lang) if wanted else []
+    if as_json:
+        from screener.outputs.backtest_files import payload
+
+        _emit_json(payload(results))
+    else:
+        from screener.outputs.backtest_terminal import print_backtest
+
+        print_backtest(results)
+    for f in files:
+        click.echo(f"wrote {config.display(f)}", err=as_json)
+    failed = False
+    for r in results:
+        for w in r.warnings:
+            click.echo(f"warning: {w}", err=True)
+        if r.periods["passers_with_return"].sum() == 0 and r.periods["benchmark_return"].null_count() == r.periods.height:
+            click.echo(f"error: {r.rule}: every forward return is missing: the rule's universes have no prices in "
+                       f"{r.data.get('folder')} over these dates (screener data check; screener data import ... --kind prices)",
+                       err=True)
+            failed = True
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _default_to(config):
+    """`backtest --to` left out: today, or the newest date of a sample snapshot (said on stderr)."""
+    from screener.api import default_as_of
+
+    day, note = default_as_of(config)
+    if note:
+        click.echo(f"note: --to {day.isoformat()}, the newest date in the sample snapshot", err=True)
+    return day
+
+
+def _date_option(value, name):
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-06-30", param_hint=name)
+
+
+@main.command()
 @click.argument("name", required=False)
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="members as of this date (membership windows; default today)")
 @_json_option
