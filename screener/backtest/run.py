@@ -30,8 +30,7 @@ from screener.engine.screen import Previous, apply_screen, score_column
 from screener.problems import InputError, Problem
 from screener.rules.rule import Screen
 
-UNDATED_NOTICE = ("today's constituents at every past date: hindsight and survivorship bias "
-                  "(the universe files carry no membership dates for {detail})")
+UNDATED_NOTICE = "today's constituents at every past date: hindsight and survivorship bias ({detail})"
 CONSENSUS_NOTICE = ("consensus history is point in time only if its as_of dates are the dates the forecasts "
                     "were published")
 PINS_NOTICE = "pins applied at every past date (--pins): a pin written today is look-ahead at past dates"
@@ -135,7 +134,9 @@ def run_backtest(config: Config, screen: Screen, snapshot: Snapshot, dates: list
     total = sum(len(p["members"]) for p in periods)
     notices = []
     if dating.kind != "all":
-        notices.append(UNDATED_NOTICE.format(detail="every row" if dating.kind == "none" else str(dating)))
+        detail = ("no universe row carries membership dates" if dating.kind == "none" else
+                  f"{dating.undated_rows} of {dating.total_rows} universe rows carry no membership dates")
+        notices.append(UNDATED_NOTICE.format(detail=detail))
     notices.append(f"{missing} of {total} member forward returns were missing" if missing
                    else "no member forward return was missing")
     if pins:
