@@ -13,7 +13,7 @@ a first untimed run):
 
 - (a) `screener run RULE --as-of 2026-06-30 --no-export`;
 - (b) a backtest over the last `--dates` month ends (`screener backtest` when the CLI has it, else
-  `python -c` calling `screener.backtest.backtest_rules`);
+  `python -c` calling `screener.backtesting.backtest_rules`);
 
 median wall time of `--runs` each, peak RSS of each process (`os.wait4`'s `ru_maxrss`, the kernel's
 high-water mark), and the ratio (b) / (a). The issue's target is a ratio of at most 10.
@@ -185,7 +185,7 @@ def main() -> None:
             "from datetime import date; from pathlib import Path\n"
             "from screener.config import load_config\n"
             "from screener.api import load_screens\n"
-            "from screener.backtest import backtest_rules\n"
+            "from screener.backtesting import backtest_rules\n"
             "cfg = load_config(Path('config.toml'))\n"
             f"dates = [date.fromisoformat(d) for d in {[d.isoformat() for d in dates]!r}]\n"
             "(r,) = backtest_rules(cfg, load_screens(cfg, ['rules/bt.toml']), dates=dates)\n"

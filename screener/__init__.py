@@ -12,6 +12,7 @@ __all__ = [
     "Problem",
     "Screen",
     "ScreenResult",
+    "backtest",
     "check_rules",
     "explain",
     "load_config",
@@ -32,6 +33,7 @@ _WHERE = {
     "check_rules": "screener.api",
     "explain": "screener.api",
     "load_snapshot": "screener.data.snapshot",
+    "backtest": "screener.notebook",
 }
 
 

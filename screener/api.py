@@ -309,9 +309,9 @@ def check_expectations(config: Config, args: list[str] | tuple[str, ...] = ()):
 def backtest(config: Config, screens: list[Screen], *, start: date | None = None, end: date | None = None,
              every: str | None = None, dates=None, buckets: int = 5, cost_bps: float | None = None,
              benchmark: str | None = None, pins: bool = False, snapshot=None):
-    """Backtest each screen over the same rebalance dates (`screener.backtest.backtest_rules`);
+    """Backtest each screen over the same rebalance dates (`screener.backtesting.backtest_rules`);
     one `BacktestResult` per screen. Nothing is written (see `write_backtest`)."""
-    from screener.backtest import backtest_rules
+    from screener.backtesting import backtest_rules
 
     return backtest_rules(config, screens, start=start, end=end, every=every, dates=dates, buckets=buckets,
                           cost_bps=cost_bps, benchmark=benchmark, pins=pins, snapshot=snapshot)

@@ -1,8 +1,8 @@
 """The backtest against an independent reference.
 
-Every number of `screener.backtest` is recomputed here from the project's CSV files with pandas,
+Every number of a backtest (`screener.backtesting`) is recomputed here from the project's CSV files with pandas,
 numpy, fractions and scipy only, following DESIGN.md "Backtests" word by word: this file never
-imports `screener.backtest.stats` or `screener.engine.derive`. The reference builds the point-in-time
+imports `screener.backtesting.stats` or `screener.engine.derive`. The reference builds the point-in-time
 fields, the filters, the percentile-rank components and the composite (in exact fractions, so a
 tie is a mathematical tie), the ranks and the buffered selection by hand, p(X), forward returns,
 Spearman ICs (`scipy.stats.spearmanr`), buckets, turnover, costs and the summary; the backtest
@@ -44,8 +44,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
-from screener.backtest import backtest_rules, resolve_dates
-from screener.backtest.dates import rebalance_dates
+from screener.backtesting import backtest_rules, resolve_dates
+from screener.backtesting.dates import rebalance_dates
 from screener.config import load_config
 from screener.data.snapshot import load_snapshot
 from screener.problems import InputError

@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 
 from screener import api
-from screener.backtest import backtest_rules
-from screener.backtest.stats import cumulative
+from screener.backtesting import backtest_rules
+from screener.backtesting.stats import cumulative
 from screener.config import load_config
 from screener.outputs import tearsheet
 from screener.outputs.tearsheet import (

@@ -238,7 +238,7 @@ def rows_read(snapshot: Snapshot, dates: Iterable[date], needed: set[str] | None
     """For each date D, `snapshot` cut down to the rows `derive_fields(as_of=D, needed=needed)`
     reads, found for every date at once: derive over the cut gives exactly what it gives over
     the whole snapshot, from a few rows per security instead of every row up to D. A backtest
-    (`screener.backtest`) derives its dates from these.
+    (`screener.backtesting`) derives its dates from these.
 
     Rows read at D: prices, per security, its newest row and, for p(X) at X = D and at each
     return look-back, its newest row with `as_of <= X` and its newest with a non-null

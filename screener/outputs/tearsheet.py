@@ -351,7 +351,7 @@ def every_words(every: str | None, lang: str) -> str:
 def _alarming(text: str, results: list) -> bool:
     """Whether a notice is one that changes how far the numbers can be trusted (styled as an
     alarm): undated membership, pins applied at past dates, or returns that were missing."""
-    from screener.backtest.run import PINS_NOTICE, UNDATED_NOTICE
+    from screener.backtesting.run import PINS_NOTICE, UNDATED_NOTICE
 
     if text.startswith(UNDATED_NOTICE.split("{")[0]) or text == PINS_NOTICE:
         return True

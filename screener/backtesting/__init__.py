@@ -6,7 +6,7 @@
 - `stats.py`: Spearman IC, buckets, cumulative returns, drawdown, IR;
 - `result.py`: `BacktestResult` and its JSON shape.
 
-`backtest_rules` is the entry point the CLI, `api` and `screener.backtest` use.
+`backtest_rules` is the entry point the CLI, `api` and the notebook function `screener.backtest` use.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from screener.problems import InputError, Problem
 def resolve_dates(start: date | None, end: date | None, every: str | None, dates=None) -> list[date]:
     """The rebalance dates from either --from/--to/--every or --dates; `InputError` (exit 2) for
     a mix of the two, --from after --to, an unknown --every, or fewer than two dates."""
-    from screener.backtest.dates import EVERY, explicit_dates, rebalance_dates
+    from screener.backtesting.dates import EVERY, explicit_dates, rebalance_dates
 
     if dates:
         if start is not None or end is not None or every is not None:
@@ -54,7 +54,7 @@ def backtest_rules(config, screens, *, start: date | None = None, end: date | No
                    pins: bool = False, snapshot=None) -> list:
     """One `BacktestResult` per screen over the same dates; the snapshot is read and checked
     once and held in memory for all of them."""
-    from screener.backtest.run import in_memory, run_backtest
+    from screener.backtesting.run import in_memory, run_backtest
 
     if buckets < 2:
         raise InputError([Problem("bad-option", f"--buckets must be at least 2; got {buckets}",

@@ -14,7 +14,7 @@ At each date D, in order (the buffer chains them):
    the rule has `keep`, and the rule's pins only when `pins` is asked for;
 3. forward returns over [D, E] (E the next date): p(E) / p(D) - 1, p(X) as DESIGN.md defines it
    (adj_close where the security has it on any row, else close; never a mix);
-4. the period's figures (`screener.backtest.stats`).
+4. the period's figures (`screener.backtesting.stats`).
 The last date only closes the last period: it is not screened.
 """
 
@@ -25,8 +25,8 @@ from datetime import date
 
 import polars as pl
 
-from screener.backtest import stats
-from screener.backtest.result import BacktestResult
+from screener.backtesting import stats
+from screener.backtesting.result import BacktestResult
 from screener.config import Config
 from screener.data.snapshot import Snapshot, load_universes, membership_dating, union_members
 from screener.engine.derive import price_at, rows_read
