@@ -388,8 +388,8 @@ def test_public_surface_is_deliberate():
     import screener
 
     assert sorted(screener.__all__) == [
-        "Config", "InputError", "Problem", "Screen", "ScreenResult", "check_rules", "explain", "load_config",
-        "load_rule", "load_snapshot", "run_screen",
+        "Config", "InputError", "Problem", "Screen", "ScreenResult", "backtest", "check_rules", "explain",
+        "load_config", "load_rule", "load_snapshot", "run_screen",
     ]
     for name in screener.__all__:
         assert getattr(screener, name) is not None
