@@ -113,3 +113,22 @@ def test_a_benchmark_symbol_replaces_the_universe_benchmark(sample, cli):
 
     expected = p(date(2026, 5, 31)) / p(date(2026, 4, 30)) - 1
     assert out["periods"][0]["benchmark_return"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_pins_apply_at_past_dates_only_with_the_option(sample, cli):
+    rule = (sample / RULE).read_text(encoding="utf-8") + (
+        '\n[[pins]]\nsymbol = "603660.SH"\naction = "include"\nreason = "watch"\n'
+        '\n[[pins]]\nsymbol = "000977.SZ"\naction = "exclude"\nreason = "compliance"\n')
+    write(sample / "rules" / "pinned.toml", rule)
+    args = ("backtest", "rules/pinned.toml", "--from", "2026-04-30", "--to", "2026-06-30", "--json")
+    without = json.loads(cli(sample, *args).stdout)
+    r = cli(sample, *args, "--pins")
+    assert r.exit_code == 0, r.output
+    with_pins = json.loads(r.stdout)
+    assert without["pins"] is False and with_pins["pins"] is True
+    for p in without["periods"]:
+        assert "603660.SH" not in p["members"]
+    for p in with_pins["periods"]:
+        assert "603660.SH" in p["members"] and "000977.SZ" not in p["members"]
+    assert any("pins are ignored at past dates" in n for n in without["notices"])
+    assert any("look-ahead" in n for n in with_pins["notices"])
