@@ -13,7 +13,8 @@
 4. renders every format, then writes the dated exports `<rule>/<D>/<rule>.<ext>`;
 5. records the run in the history (one transaction: the run, P's run id, every member);
 6. refreshes `latest.*` where D is the newest date written in that format.
-   (An `index.html` and notifications, when they exist, come after this step.)
+7. rebuilds `<out>/index.html` (every rule's newest report) under the output folder's index lock.
+   (Notifications, when configured, come after this step.)
 
 One `generated_at` per rule run: every export, the history row and the JSON carry the same
 instant. If step 5 fails, the dated exports stay, `latest.*` is not touched, and the rule's
@@ -159,7 +160,20 @@ def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str]
         return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated), changes,
                          error=f"latest.* of {screen.path} could not be updated: {_os_message(e)} (the run is "
                                f"recorded as run {run_id} and its dated exports are written)")
-    return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated + latest), changes)
+    index = []
+    if latest:
+        from zoneinfo import ZoneInfo
+
+        from screener.outputs.index_page import write_index
+
+        try:
+            shown_at = generated_at.astimezone(ZoneInfo(config.timezone)).isoformat()
+            index = [write_index(out, history, shown_at, config.lock_timeout)]
+        except (OSError, ValueError, TimeoutError) as e:
+            return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated + latest), changes,
+                             error=f"{config.display(out / 'index.html')} could not be updated: {_os_message(e)} "
+                                   f"(the run is recorded as run {run_id}; its exports and latest.* are written)")
+    return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated + latest + index), changes)
 
 
 def changes_since(history: History, result: ScreenResult) -> Changes | None:
