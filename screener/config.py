@@ -22,7 +22,7 @@ _SECTIONS = {
     "esg": ("raters",),
     "exposure_scores": EXPOSURE_LEVELS,
     "schedule": ("timezone", "grace_time", "catch_up", "closures"),
-    "export": ("csv_bom", "lang", "lock_timeout"),
+    "export": ("csv_bom", "lang", "lock_timeout", "base_url"),
     "jobs": None,  # checked by the jobs schema
     "import": None,  # vendor import profiles: checked by screener.data.imports when used
     "freshness": ("consensus_days", "prices_days"),
@@ -50,6 +50,7 @@ class Config:
     grace_time: float = 3600.0
     catch_up: bool = True
     closures_path: Path | None = None
+    base_url: str | None = None  # where the output folder is served: notifications link reports under it
 
     @property
     def scoring_fingerprint(self) -> str:
@@ -182,6 +183,13 @@ def load_config(path: str | Path = "config.toml") -> Config:
                 "export", "lock_timeout", "lock_timeout = 120")
         lock_timeout = 120
 
+    base_url = export.get("base_url")
+    if base_url is not None and (not isinstance(base_url, str)
+                                 or not base_url.startswith(("http://", "https://")) or " " in base_url):
+        problem("bad-value", f"export.base_url must be an http(s) URL where the output folder is served, got {base_url!r}",
+                "export", "base_url", 'base_url = "https://reports.example.internal/watchlists/"')
+        base_url = None
+
     fresh = data.get("freshness", {}) if isinstance(data.get("freshness", {}), dict) else {}
     ages = {}
     for key, default in (("consensus_days", 45), ("prices_days", 7)):
@@ -208,7 +216,7 @@ def load_config(path: str | Path = "config.toml") -> Config:
                   exposure_scores=exposure, timezone=tz, jobs=tuple(jobs), csv_bom=csv_bom, lang=lang,
                   lock_timeout=float(lock_timeout), grace_time=float(grace), catch_up=catch_up,
                   closures_path=closures_path, imports=imports, consensus_max_age_days=ages["consensus_days"],
-                  prices_max_age_days=ages["prices_days"])
+                  prices_max_age_days=ages["prices_days"], base_url=base_url)
 
 
 def _valid_timezone(name) -> bool:

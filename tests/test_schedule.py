@@ -260,3 +260,48 @@ def test_a_job_can_refresh_before_it_screens_and_survives_a_provider_outage(samp
     assert calls == [(datetime(2026, 11, 26).date(), ("esg_compute",))]
     assert outcome.status == "ok"  # the screen ran on the snapshot it had
     assert any("data refresh failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_broken_rule_is_logged_in_full_once_per_error_then_as_a_reminder(sample, caplog):
+    jobs_config(sample, HEALTHY)
+    d = daemon(sample)
+    rule = sample / "rules" / "esg_compute_leaders.toml"
+    good = rule.read_text(encoding="utf-8")
+    rule.write_text(good.replace("esg_rating >= 'AA-'", "esg_ratin >= 'AA-'"), encoding="utf-8")
+    slot = datetime(2026, 11, 26, 16, 30, tzinfo=SH)
+
+    def full_logs():
+        return [m for m in (r.getMessage() for r in caplog.records)
+                if "unknown field `esg_ratin`" in m and "did you mean `esg_rating`?" in m]
+
+    with caplog.at_level(logging.ERROR, logger="screener.schedule"):
+        for minute in range(3):
+            assert d.run_job("leaders", slot + timedelta(minutes=minute)).status == "failed"
+        assert len(full_logs()) == 1
+        reminders = [r.getMessage() for r in caplog.records if "same error as before" in r.getMessage()]
+        assert len(reminders) == 2 and all("\n" not in m and "esg_compute_leaders.toml" in m for m in reminders)
+        # a different error is logged in full again; so is the same one after a fix
+        rule.write_text(good.replace("esg_rating >= 'AA-'", "esg_rank >= 'AA-'"), encoding="utf-8")
+        d.run_job("leaders", slot + timedelta(minutes=3))
+        assert any("unknown field `esg_rank`" in r.getMessage() and "\n" in r.getMessage() for r in caplog.records)
+        rule.write_text(good, encoding="utf-8")
+        assert d.run_job("leaders", slot + timedelta(minutes=4)).status == "ok"
+        rule.write_text(good.replace("esg_rating >= 'AA-'", "esg_ratin >= 'AA-'"), encoding="utf-8")
+        d.run_job("leaders", slot + timedelta(minutes=5))
+        assert len(full_logs()) == 2
+
+
+def test_stale_data_warnings_are_logged_and_kept_in_the_status(sample, caplog, cli):
+    jobs_config(sample, HEALTHY)
+    d = daemon(sample)
+    with caplog.at_level(logging.WARNING, logger="screener.schedule"):
+        outcome = d.run_job("leaders", datetime(2026, 12, 21, 16, 30, tzinfo=SH))  # prices end 2026-11-20
+    assert outcome.status == "ok"
+    assert any("data warning: the newest price data is from 2026-11-20" in r.getMessage() for r in caplog.records)
+    state = d.status.read()["jobs"]["leaders"]
+    assert state["last_warnings"] and "esg_compute_leaders.toml: the newest price data" in state["last_warnings"][0]
+    status = json.loads(cli(sample, "schedule", "--status", "--json").stdout)
+    assert status["jobs"]["leaders"]["last_warnings"] == state["last_warnings"]
+    # a fresh run clears them
+    d.run_job("leaders", datetime(2026, 11, 26, 16, 30, tzinfo=SH))
+    assert d.status.read()["jobs"]["leaders"]["last_warnings"] == []

@@ -9,7 +9,14 @@ How a run goes (`Daemon.run_job`):
    logged with file:line:col and that rule's previous watchlist stays as it was;
 3. screen and publish each rule as of the scheduled slot's local date: the same pipeline as
    `screener run` (`api.publish`: P from the history, dated exports, the history, `latest.*`);
-4. write the outcome to the status file `<out>/schedule-status.json` (atomically).
+   stale-data warnings (`result.warnings`) are logged per rule and kept in the status file;
+4. after a rule is published (every write done), send its message to the job's `notify` targets
+   when `notify_on` asks (`screener.notify`); a failed delivery is logged, redacted, and changes
+   nothing else; a failed rule or job sends its error unless `notify_on = "never"`;
+5. write the outcome to the status file `<out>/schedule-status.json` (atomically): last run,
+   error, warnings and deliveries (targets redacted).
+
+A rule's error is logged in full when it first appears or changes, then as a one-line reminder.
 
 An exception in one job is logged with its context and never stops the daemon or other jobs.
 Missed runs coalesce; on start, a job whose most recent slot (within `grace_time`) has not run
@@ -47,6 +54,8 @@ class Outcome:
     rows: int = 0
     duration: float = 0.0
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # stale-data warnings, "<rule>: <warning>"
+    notifications: tuple[dict, ...] = ()  # deliveries: redacted target, ok, error, rule
 
 
 def trigger_for(job: Job, config: Config):
@@ -118,6 +127,7 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._config_digest = _digest(self.config_path)
+        self._errors_seen: dict[tuple[str, str | None], str] = {}  # (job, rule) -> error last logged in full
 
     # -- one run -----------------------------------------------------------------------------
     def run_job(self, name: str, slot: datetime | None = None) -> Outcome:
@@ -131,9 +141,17 @@ class Daemon:
         try:
             outcome = self._run_locked(job, local_slot, started)
         except Exception as e:  # noqa: BLE001 - one failing job must never stop the daemon
-            log.exception("job %s failed: %s: %s", name, type(e).__name__, e,
-                          extra={"job": name, "outcome": "failed"})
-            outcome = Outcome(name, "failed", duration=time.perf_counter() - started, error=f"{type(e).__name__}: {e}")
+            error = f"{type(e).__name__}: {e}"
+            if self._errors_seen.get((name, None)) != error:  # in full, with the traceback, once per error
+                self._errors_seen[(name, None)] = error
+                log.exception("job %s failed: %s", name, error, extra={"job": name, "outcome": "failed"})
+            else:
+                self._log_error(job, None, "failed", error)
+            sent = self._notify(job, self.config, f"job {name}", local_slot.date(), error=error)
+            outcome = Outcome(name, "failed", duration=time.perf_counter() - started, error=error,
+                              notifications=tuple(sent))
+        else:
+            self._errors_seen.pop((name, None), None)
         self._record(job, local_slot, outcome)
         return outcome
 
@@ -166,11 +184,12 @@ class Daemon:
         day = slot.date()
         if job.refresh:
             self._refresh(job, config, day)
-        rows, errors = 0, []
+        rows, errors, warnings, sent = 0, [], [], []
         snapshot = None
         for path in job.rules:
             shown = config.display(path)
             t0 = time.perf_counter()
+            published = None
             try:
                 (check,) = api.check_rules(config, [str(path)], as_of=day)
                 if check.screen is None:
@@ -183,25 +202,74 @@ class Daemon:
                                            clock=self.clock)
             except InputError as e:
                 text = "\n".join(p.render() for p in e.problems)
-                log.error("job %s rule %s: bad input, the previous watchlist is kept:\n%s", job.name, shown, text,
-                          extra={"job": job.name, "rule": shown, "outcome": "failed"})
+                self._log_error(job, shown, "bad input, the previous watchlist is kept", text)
                 errors.append(f"{shown}: " + "; ".join(f"{p.location()}: {p.message}" for p in e.problems))
+                sent += self._notify(job, config, shown, day, error=text)
                 continue
+            stale = list(published.result.warnings) if published.result is not None else []
+            for w in stale:
+                log.warning("job %s rule %s: data warning: %s", job.name, shown, w,
+                            extra={"job": job.name, "rule": shown})
+            warnings += [f"{shown}: {w}" for w in stale]
             if published.error:
-                log.error("job %s rule %s: not published: %s", job.name, shown, published.error,
-                          extra={"job": job.name, "rule": shown, "outcome": "failed"})
+                self._log_error(job, shown, "not published", published.error)
                 errors.append(f"{shown}: {published.error}")
+                sent += self._notify(job, config, shown, day, error=published.error, warnings=stale)
                 continue
+            self._errors_seen.pop((job.name, shown), None)
             n = published.result.included.height
             rows += n
             log.info("job %s rule %s: %d rows as of %s in %.2f s (run %s)", job.name, shown, n, day,
                      time.perf_counter() - t0, published.run_id,
                      extra={"job": job.name, "rule": shown, "rows": n, "outcome": "ok",
                             "duration": round(time.perf_counter() - t0, 3)})
+            sent += self._notify(job, config, shown, day, published=published, warnings=stale,
+                                 label=published.result.screen.name or shown)
         duration = time.perf_counter() - started
+        extra = {"warnings": tuple(warnings), "notifications": tuple(sent)}
         if errors:
-            return Outcome(job.name, "failed", rows, duration, " | ".join(errors))
-        return Outcome(job.name, "ok", rows, duration)
+            return Outcome(job.name, "failed", rows, duration, " | ".join(errors), **extra)
+        return Outcome(job.name, "ok", rows, duration, **extra)
+
+    def _log_error(self, job: Job, rule: str | None, what: str, text: str) -> None:
+        """A rule's (or the job's) error in full the first time and whenever it changes; while it
+        stays the same, a one-line reminder (a broken rule on a minutely job must not flood the log)."""
+        key = (job.name, rule)
+        where = f"job {job.name} rule {rule}" if rule else f"job {job.name}"
+        extra = {"job": job.name, "outcome": "failed"} | ({"rule": rule} if rule else {})
+        if self._errors_seen.get(key) == text:
+            first = text.strip().splitlines()[0] if text.strip() else text
+            log.error("%s: %s, same error as before (logged in full then): %s", where, what, first, extra=extra)
+            return
+        self._errors_seen[key] = text
+        log.error("%s: %s:\n%s", where, what, text, extra=extra)
+
+    def _notify(self, job: Job, config: Config, rule: str, day, *, published=None, error: str | None = None,
+                warnings=(), label: str | None = None) -> list[dict]:
+        """Send the rule's message to the job's targets when `notify_on` asks for it; log each
+        failed delivery (redacted). Returns the deliveries for the status file. Never raises."""
+        if not job.notify:
+            return []
+        try:
+            from screener import notify
+
+            changes = published.changes if published is not None else None
+            if not notify.should_notify(job.notify_on, changes, error is not None):
+                return []
+            link = notify.report_link(published, config.out_dir, config.base_url) if published is not None else None
+            message = notify.compose(label or rule, day, changes=changes, warnings=warnings, link=link, error=error, job=job.name)
+            deliveries = notify.send(job.notify, message)
+        except Exception as e:  # noqa: BLE001 - a notification must never fail the job
+            log.error("job %s rule %s: notifications not sent: %s", job.name, rule, type(e).__name__,
+                      extra={"job": job.name, "rule": rule})
+            return [{"target": "*", "ok": False, "error": type(e).__name__, "rule": rule}]
+        for d in deliveries:
+            if d.ok:
+                log.info("job %s rule %s: notified %s", job.name, rule, d.target, extra={"job": job.name, "rule": rule})
+            else:
+                log.error("job %s rule %s: notification to %s failed: %s", job.name, rule, d.target, d.error,
+                          extra={"job": job.name, "rule": rule})
+        return [d.to_dict() | {"rule": rule} for d in deliveries]
 
     def _refresh(self, job: Job, config: Config, day) -> None:
         """Fetch live data for the job's universes before screening. A failure is logged and the
@@ -235,6 +303,9 @@ class Daemon:
             fields["last_error"] = None
         elif outcome.error:
             fields["last_error"] = outcome.error
+        if outcome.status != "skipped":
+            fields["last_warnings"] = list(outcome.warnings)
+            fields["last_notifications"] = list(outcome.notifications)
         nxt = self._next_run(job)
         fields["next_run"] = nxt.isoformat() if nxt else None
         try:

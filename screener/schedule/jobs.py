@@ -2,11 +2,15 @@
 
 A job: a name, rule files (read afresh at every run), a standard 5-field cron, an optional
 exchange calendar (the job runs only on its trading days), export formats, an optional timezone
-(default `[schedule] timezone`), `enabled`, and `refresh` (fetch live data first).
+(default `[schedule] timezone`), `enabled`, `refresh` (fetch live data first), and `notify`
+(Apprise URLs, `${NAME}` read from the environment) with `notify_on` ("change", "always",
+"never"; see `screener.notify`). A `notify` entry Apprise cannot parse is a problem on its line;
+Apprise is imported only when some job has `notify` entries.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +18,7 @@ from screener.config import Config
 from screener.problems import InputError, Problem, suggestion
 from screener.rules.tomlpos import TomlText
 
-JOB_KEYS = ("name", "rules", "cron", "calendar", "formats", "timezone", "enabled", "refresh")
+JOB_KEYS = ("name", "rules", "cron", "calendar", "formats", "timezone", "enabled", "refresh", "notify", "notify_on")
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ class Job:
     timezone: str
     enabled: bool = True
     refresh: bool = False  # fetch live data (screener data refresh) before screening
+    notify: tuple[str, ...] = ()  # Apprise URLs as written (with `${NAME}`s): never log them whole
+    notify_on: str = "change"  # change | always | never
 
 
 def load_jobs(config: Config) -> list[Job]:
@@ -36,6 +42,7 @@ def load_jobs(config: Config) -> list[Job]:
     from screener.schedule.calendars import CALENDARS, calendar_hint
     from screener.schedule.crontab import CronError, parse_cron
     from screener.outputs.export import FORMATS
+    from screener import notify as notify_urls
 
     text = config.path.read_text(encoding="utf-8-sig")
     shown = config.display(config.path)
@@ -46,16 +53,17 @@ def load_jobs(config: Config) -> list[Job]:
     for i, raw in enumerate(config.jobs):
         line = job_lines[i] if i < len(job_lines) else None
 
-        def problem(message, hint=None, key=None):
+        def problem(message, hint=None, key=None, show_source=True):
             at = line
             if key and line:
                 for j in range(line, min(line + 20, len(toml.lines) + 1)):
                     src = toml.source_line(j) or ""
-                    if src.strip().startswith(key):
+                    if re.match(rf"{key}\s*=", src.strip()):
                         at = j
                         break
+            # a notify line may hold a token: its problems name the redacted URL, not the source line
             problems.append(Problem("job", f"job {raw.get('name', i + 1)!s}: {message}", shown, at, None, hint,
-                                    toml.source_line(at) if at else None))
+                                    toml.source_line(at) if at and show_source else None))
 
         for key in raw:
             if key not in JOB_KEYS:
@@ -82,12 +90,28 @@ def load_jobs(config: Config) -> list[Job]:
         refresh = raw.get("refresh", False)
         if not isinstance(refresh, bool):
             problem("refresh must be true or false", "refresh = true fetches live data before screening", "refresh")
+        notify = raw.get("notify", [])
+        if not isinstance(notify, list) or not all(isinstance(u, str) for u in notify):
+            problem("notify must be a list of Apprise URLs", 'notify = ["dingtalk://${DINGTALK_TOKEN}/"]', "notify",
+                    show_source=False)
+            notify = []
+        for url in notify:
+            if not notify_urls.valid_url(url):
+                problem(f"notify target {notify_urls.redact(url)} is not a valid Apprise URL",
+                        "write e.g. json://host:port/path, dingtalk://${DINGTALK_TOKEN}/, wecombot://${WECOM_KEY}, "
+                        "mailto://user:${SMTP_PASSWORD}@host (unset ${NAME}s were checked with a placeholder)",
+                        "notify", show_source=False)
+        notify_on = raw.get("notify_on", "change")
+        if notify_on not in notify_urls.NOTIFY_ON:
+            problem(f"notify_on must be one of {', '.join(repr(v) for v in notify_urls.NOTIFY_ON)}, got {notify_on!r}",
+                    suggestion(str(notify_on), notify_urls.NOTIFY_ON, "value") or 'notify_on = "change"', "notify_on")
+            notify_on = "change"
         rules = raw.get("rules")
         if isinstance(rules, list) and all(isinstance(r, str) for r in rules) and isinstance(name, str) and isinstance(cron, str):
             jobs.append(Job(name=name, rules=tuple((config.root / r) for r in rules), cron=cron, calendar=calendar,
                             formats=tuple(formats) if isinstance(formats, list) else ("csv", "json"),
                             timezone=tz if isinstance(tz, str) else config.timezone, enabled=enabled is not False,
-                            refresh=refresh is True))
+                            refresh=refresh is True, notify=tuple(notify), notify_on=notify_on))
     if problems:
         raise InputError(problems)
     return jobs
