@@ -255,12 +255,14 @@ def test_provisional_is_false_without_calendar():
 # -- daylight-saving time ----------------------------------------------------------------------
 
 
-def test_spring_forward_runs_a_skipped_time_one_hour_later():
-    # America/New_York 2026-03-08: 02:00 EST -> 03:00 EDT; 02:30 does not exist that day
+def test_spring_forward_runs_a_skipped_time_at_the_first_instant_after_the_gap():
+    # America/New_York 2026-03-08: 02:00 EST -> 03:00 EDT; 02:30 does not exist that day.
+    # DESIGN.md: a slot that does not exist runs at the first instant after it, 03:00 EDT (the
+    # change itself), not APScheduler's 03:30 (02:30 read with the old offset).
     trigger = build_trigger("30 2 * * *", "America/New_York")
     runs = next_runs(trigger, datetime(2026, 3, 7, 12, tzinfo=NY), 3)
-    assert iso(runs) == ["2026-03-08T03:30:00-04:00", "2026-03-09T02:30:00-04:00", "2026-03-10T02:30:00-04:00"]
-    assert runs[0] == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # the instant 02:30 EST would have been
+    assert iso(runs) == ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00", "2026-03-10T02:30:00-04:00"]
+    assert runs[0] == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)  # the instant of the change
 
 
 def test_spring_forward_skipped_times_landing_on_existing_ones_run_once():

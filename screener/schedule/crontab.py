@@ -14,28 +14,34 @@ Day of month AND day of week: standard cron runs a job when EITHER matches when 
 restricted, APScheduler only when BOTH match. Rather than pick one silently, a crontab that
 restricts both (neither is a plain `*`) is rejected: restrict only one of them.
 
-Daylight-saving time (the job's timezone; the daemon's `--list` shows the same times):
+Daylight-saving time (the job's timezone; the daemon's `--list` shows the same times), DESIGN.md's
+rule: a slot that does not exist that day runs at the first instant after it; a slot that occurs
+twice runs once, at its first occurrence. Fire times are computed per local date: each date the
+cron (and the calendar) allows, each allowed hour:minute, mapped to one instant:
 
 - spring forward (America/New_York 2026-03-08, 02:00 -> 03:00): a time inside the skipped hour
-  runs once, at the instant its pre-change offset gives, one wall-clock hour later: a `30 2 * * *`
-  job runs at 03:30-04:00 that day (APScheduler's behaviour; times are shown normalised, never as
-  a non-existent 02:30-05:00). Several skipped times landing on one instant run once.
+  runs at the change itself, 03:00-04:00: a `30 2 * * *` job runs at 03:00 that day. Several
+  skipped times, and a cron time at 03:00, run once. Every other date keeps all its runs (the day
+  after the change included: APScheduler's own `CronTrigger` skips a 00:xx job on 2026-03-09).
 - fall back (2026-11-01, 02:00 -> 01:00): a wall-clock time that occurs twice runs once, at its
-  first occurrence (daylight time): `30 1 * * *` runs at 01:30-04:00 only. APScheduler alone
-  would run it again at 01:30-05:00; we skip that repeat, as cron does for fixed times. A job
-  every 30 minutes therefore has no run in the repeated hour's second pass.
+  first occurrence (daylight time): `30 1 * * *` runs at 01:30-04:00 only, and a job every 30
+  minutes has no run in the repeated hour's second pass.
+- a start or previous fire time inside the repeated hour is compared as an instant (its `fold`
+  counts): the next run is never at or before it.
 
 Trading days: with a calendar, a cron time runs only when its local date (in the job's timezone)
-is an open day. If no open cron time exists within `MAX_CANDIDATES` candidate times or
-`MAX_YEARS` years (a calendar that is never open, a yearly job always on a holiday), the trigger
+is an open day. If no open cron date exists within `MAX_YEARS` years (or `MAX_CANDIDATES`
+calendar look-ups: a calendar that is never open, a yearly job always on a holiday), the trigger
 returns None: APScheduler then drops the job, and `next_runs` returns fewer times than asked.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
+from datetime import timezone as dt_timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -277,6 +283,11 @@ class _TradingDayCron:
     """A cron schedule in a timezone, restricted to a calendar's open days (see the module docstring
     for daylight-saving time and for when it returns None). Built by `build_trigger`.
 
+    Fire times are computed here, not by APScheduler's `CronTrigger`: for each local date the cron
+    and the calendar allow, each allowed hour:minute is mapped to one instant by DESIGN.md's rule
+    (`_day_instants`), and every comparison is between instants (UTC), never between wall-clock
+    times, so `fold` is never lost.
+
     `TradingDayCronTrigger` is this plus APScheduler's `BaseTrigger`, made on first use so that
     checking a crontab (`parse_cron`, every `screener` command that loads jobs) never imports
     APScheduler. No state changes after construction: safe to share between threads. Picklable
@@ -284,37 +295,49 @@ class _TradingDayCron:
     """
 
     def __init__(self, cron: Cron, timezone: str, zone: tzinfo, calendar: OpenDays | None = None):
-        from apscheduler.triggers.cron import CronTrigger
-
         self.cron = cron
         self.expr = cron.text
         self.timezone_name = timezone
         self.timezone = zone
         self.calendar = calendar
-        self.inner = CronTrigger(**cron.aps_fields(), timezone=zone)
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        """The first cron time after `previous_fire_time` (or at or after `now` when there is none,
-        as APScheduler's `CronTrigger`) whose local date is open and which is not the repeat of a
-        wall-clock time on a fall-back day. Aware, in the trigger's timezone, normalised."""
-        candidate = self.inner.get_next_fire_time(previous_fire_time, now)
-        if candidate is None:
-            return None
-        horizon = _add_years(candidate, MAX_YEARS)
-        for _ in range(MAX_CANDIDATES):
-            local = datetime.fromtimestamp(candidate.timestamp(), self.timezone)
-            if local > horizon:
-                return None
-            if _is_repeat(local):
-                candidate = self.inner.get_next_fire_time(candidate, candidate)
-            elif self.calendar is not None and not self.calendar.is_open(local.date()):
-                # next candidate: the first cron time of the following day
-                next_day = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=self.timezone)
-                candidate = self.inner.get_next_fire_time(None, next_day)
-            else:
-                return local
-            if candidate is None:
-                return None
+        """The first fire time strictly after `previous_fire_time`, or, when there is none, at or
+        after `now` (as APScheduler's `CronTrigger`: with a previous fire time, `now` does not
+        matter; APScheduler counts misfires itself). Aware, in the trigger's timezone, with the
+        right `fold`; None when no open cron time exists within the limits (module docstring)."""
+        if previous_fire_time is not None:
+            return self._first_from(_micros(previous_fire_time, self.timezone) + 1)
+        return self._first_from(_micros(now, self.timezone))
+
+    def _first_from(self, micros: int) -> datetime | None:
+        """The first fire time at or after `micros` (microseconds since the epoch, UTC)."""
+        zone = self.timezone
+        start = datetime.fromtimestamp(micros // 1_000_000, zone)
+        # the day before too: a slot of one date can map into the next date (a gap across midnight)
+        day = start.date() - timedelta(days=1)
+        horizon = _add_years(day, MAX_YEARS)
+        looked_up = 0
+        cron = self.cron
+        while day <= horizon:
+            if day.month not in cron.months:
+                day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+                continue
+            if day.day not in cron.days or (day.isoweekday() % 7) not in cron.weekdays:
+                day += timedelta(days=1)
+                continue
+            if self.calendar is not None:
+                looked_up += 1
+                if looked_up > MAX_CANDIDATES:
+                    return None
+                if not self.calendar.is_open(day):
+                    day += timedelta(days=1)
+                    continue
+            instants = _day_instants(cron.hours, cron.minutes, zone, day)
+            if instants[-1] * 1_000_000 >= micros:
+                k = bisect_left(instants, -(-micros // 1_000_000))  # first whole second >= micros
+                return datetime.fromtimestamp(instants[k], zone)
+            day += timedelta(days=1)
         return None
 
     def __str__(self) -> str:
@@ -340,17 +363,52 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _is_repeat(local: datetime) -> bool:
-    """Whether `local` (normalised) is the second occurrence of a wall-clock time (fall back)."""
-    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
+_EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
-def _add_years(when: datetime, years: int) -> datetime:
+def _micros(when: datetime, zone: tzinfo) -> int:
+    """Microseconds since the epoch of an aware datetime (naive: read in `zone`), honouring `fold`."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        when = when.replace(tzinfo=zone)
+    return (when - _EPOCH) // timedelta(microseconds=1)
+
+
+def wall_to_instant(day: date, hour: int, minute: int, zone: tzinfo) -> int:
+    """The instant (whole seconds since the epoch) at which the wall-clock time `hour:minute` of
+    `day` in `zone` runs, by DESIGN.md's rule: a time that occurs once is itself; a time that
+    occurs twice (fall back) is its first occurrence; a time that does not exist (spring forward)
+    is the first instant after the gap, i.e. the instant of the change."""
+    wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+    first, second = wall.utcoffset(), wall.replace(fold=1).utcoffset()
+    naive = datetime(day.year, day.month, day.day, hour, minute)
+    if first == second or first > second:  # once, or twice (fold=0 is the first occurrence)
+        return int((naive - first - _EPOCH.replace(tzinfo=None)).total_seconds())
+    # in a gap: fold=0 reads it with the offset before the change (a later instant), fold=1 with
+    # the offset after it (an earlier one); the change lies between them
+    lo = int((naive - second - _EPOCH.replace(tzinfo=None)).total_seconds())
+    hi = int((naive - first - _EPOCH.replace(tzinfo=None)).total_seconds())
+    before = datetime.fromtimestamp(lo, zone).utcoffset()
+    while hi - lo > 1:  # invariant: offset at lo is the old one, at hi the new one
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, zone).utcoffset() == before:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+@lru_cache(maxsize=4096)
+def _day_instants(hours: frozenset[int], minutes: frozenset[int], zone: tzinfo, day: date) -> tuple[int, ...]:
+    """Every distinct instant (whole seconds, ascending) at which the cron's times of `day` run."""
+    return tuple(sorted({wall_to_instant(day, h, m, zone) for h in hours for m in minutes}))
+
+
+def _add_years(day: date, years: int) -> date:
     try:
-        return when.replace(year=when.year + years, month=3, day=1) if when.month == 2 and when.day == 29 \
-            else when.replace(year=when.year + years)
+        return day.replace(year=day.year + years, month=3, day=1) if (day.month, day.day) == (2, 29) \
+            else day.replace(year=day.year + years)
     except ValueError:  # past year 9999
-        return datetime.max.replace(tzinfo=when.tzinfo)
+        return date.max - timedelta(days=2)
 
 
 def build_trigger(expr: str, timezone: str, calendar: OpenDays | None = None) -> BaseTrigger:
@@ -381,7 +439,9 @@ def next_runs(trigger: BaseTrigger, start: datetime, count: int) -> list[datetim
     zone = getattr(trigger, "timezone", None) or start.tzinfo
     runs: list[datetime] = []
     prev: datetime | None = None
-    now = start + timedelta(microseconds=1)
+    # in UTC: adding to a local time inside a repeated hour would drop its `fold` (and so go back
+    # an hour); in UTC the microsecond after `start` is exactly that
+    now = start.astimezone(dt_timezone.utc) + timedelta(microseconds=1)
     for _ in range(max(0, count)):
         nxt = trigger.get_next_fire_time(prev, now if prev is None else prev)
         if nxt is None:
