@@ -99,7 +99,7 @@ def load_jobs(config: Config) -> list[Job]:
             if not notify_urls.valid_url(url):
                 problem(f"notify target {notify_urls.redact(url)} is not a valid Apprise URL",
                         "write e.g. json://host:port/path, dingtalk://${DINGTALK_TOKEN}/, wecombot://${WECOM_KEY}, "
-                        "mailto://user:${SMTP_PASSWORD}@host (unset ${NAME}s were checked with a placeholder)",
+                        "mailto://user:${SMTP_PASSWORD}@example.com (unset ${NAME}s were checked with a placeholder)",
                         "notify", show_source=False)
         notify_on = raw.get("notify_on", "change")
         if notify_on not in notify_urls.NOTIFY_ON:
