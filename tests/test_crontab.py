@@ -370,3 +370,74 @@ def test_checking_a_crontab_imports_no_scheduler_or_calendar_library():
             "print(sorted(m for m in ('apscheduler', 'exchange_calendars', 'holidays', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- hints are themselves valid ------------------------------------------------------------------
+
+_BAD_TOKENS = ["60", "24", "0", "32", "13", "8", "-1", "a", "mon", "jan", "thur", "juni", "thurs", "1-", "1--2", "5/15",
+               "7/2", "0/2", "sun/2", "mon/2", "jan/3", "5/x", "5/0", "*/0", "*/x", "1,,2", ",1", "1,", ",,", "L", "W",
+               "15W", "5#3", "?", "17-9", "fri-mon", "7-mon", "7-1", "7-0", "7-fri", "sat-fri", "sat-0", "6-mon",
+               "nov-feb", "12-1", "dec-jan", "59-0", "31-1", "23-0", "5-3/2", "fri-thur", "mon-juni", "x-y", "1-50/7/2"]
+_BASE = ["0", "9", "*", "*", "*"]
+
+
+def _hint_cases():
+    cases = [5, "", "   ", "@daily", "@weekly", "@reboot", "0 9 * *", "0 0 9 * * *", "0 9 30 2 mon", "0 9 31 4,6 1-5",
+             "0 9 15 * mon", "0 9 1-7 * 1", "0 9 */2 * mon-fri", "0 9 30 2 *", "0 9 31 4,6 *"]
+    for i in range(5):
+        for token in _BAD_TOKENS:
+            fields = list(_BASE)
+            fields[i] = token
+            cases.append(" ".join(fields))
+    return cases
+
+
+def _errors():
+    for expr in _hint_cases():
+        try:
+            parse_cron(expr)
+        except CronError as e:
+            yield expr, e
+
+
+def test_every_hint_suggests_something_that_parses():
+    """Each `quoted` suggestion in a hint is a whole crontab that parses, or (for an error in one
+    field) something that parses in that field."""
+    import re
+
+    checked = 0
+    for expr, e in _errors():
+        for fragment in re.findall(r"`([^`]+)`", e.hint or ""):
+            if fragment in ("a-b", "*/n", "a-b/n"):  # the syntax's forms, not suggestions
+                continue
+            if len(fragment.split()) == 5:
+                parse_cron(fragment)  # raises if the suggestion is itself rejected
+            else:
+                assert e.field is not None and " " not in fragment, (expr, e.hint)
+                fields = list(_BASE)
+                fields[e.field] = fragment
+                try:
+                    parse_cron(" ".join(fields))
+                except CronError as again:
+                    pytest.fail(f"{expr!r}: hint {e.hint!r} suggests `{fragment}`, rejected: {again.message}")
+            checked += 1
+    assert checked > 100
+
+
+@pytest.mark.parametrize("expr, hint", [
+    ("0 9 * * 7-mon", "write `sun-mon`"),  # was `7-sat,sun-mon`, itself backwards
+    ("0 9 * * 7-1", "write `0-1`"),
+    ("0 9 * nov-feb *", "`nov-dec,jan-feb`"),
+    ("0 9 * 12-1 *", "`12,1`"),
+    ("0 9 * * sat-fri", "`sat,sun-fri`"),
+    ("0 9 * * 7/2", "write `7`"),
+    ("0 9 * * 5/x", "e.g. `*/2`"),
+    ("0 9 * 1,,2 *", "`1,2`"),
+    ("0 9 30 2 mon", "restrict only one of them: `0 9 * 2 mon`"),
+])
+def test_hints_for_the_cases_that_used_to_suggest_invalid_crontabs(expr, hint):
+    with pytest.raises(CronError) as e:
+        parse_cron(expr)
+    assert hint in e.value.hint
+    if expr == "0 9 30 2 mon":
+        assert e.value.hint.count("`") == 2  # `0 9 30 2 *` is not offered: 30 February never occurs

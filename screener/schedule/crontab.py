@@ -134,10 +134,11 @@ def compile_cron(expr: str) -> Cron:
     sets = [_parse_field(i, text) for i, text in enumerate(fields)]
     weekdays = frozenset(v % 7 for v in sets[4])
     if fields[2] != "*" and fields[4] != "*":
+        options = [f"`{alt}`" for alt in (f"{' '.join(fields[:4])} *", f"{' '.join(fields[:2])} * {fields[3]} {fields[4]}")
+                   if _parses(alt)]  # `30 2 mon` -> only the day-of-week one: 30 February never occurs
         raise CronError(4, f"day-of-month `{fields[2]}` and day-of-week `{fields[4]}` are both restricted: standard cron "
                         "runs the job when EITHER matches, APScheduler only when BOTH match",
-                        f"restrict only one of them: `{' '.join(fields[:4])} *` or "
-                        f"`{' '.join(fields[:2])} * {fields[3]} {fields[4]}`")
+                        f"restrict only one of them: {' or '.join(options)}")
     days, months = sets[2], sets[3]
     if not any(d <= _DAYS_IN_MONTH[m - 1] for d in days for m in months):
         names = ", ".join(MONTHS[m - 1] for m in sorted(months))
@@ -146,6 +147,26 @@ def compile_cron(expr: str) -> Cron:
                         "November 30")
     return Cron(frozenset(sets[0]), frozenset(sets[1]), frozenset(days), frozenset(months), weekdays)
 
+
+def _parses(expr: str) -> bool:
+    try:
+        compile_cron(expr)
+    except CronError:
+        return False
+    return True
+
+
+def _field_parses(i: int, text: str) -> bool:
+    try:
+        _parse_field(i, text)
+    except CronError:
+        return False
+    return True
+
+
+# a list, a step: examples that are valid in each field
+_LIST_EXAMPLE = ("0,30", "9,15", "1,15", "1,7", "mon,fri")
+_STEP_EXAMPLE = ("*/15", "*/2", "*/2", "*/3", "*/2")
 
 _TERM = re.compile(r"^(?P<base>\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/(?P<step>[^/]*))?$")
 
@@ -160,7 +181,10 @@ def _parse_field(i: int, text: str) -> set[int]:
     values: set[int] = set()
     for term in low.split(","):
         if not term:
-            raise CronError(i, f"{name} `{text}` has an empty item in its list", "separate items with single commas: `1,15`")
+            items = ",".join(t for t in low.split(",") if t)
+            example = items if items and _field_parses(i, items) else _LIST_EXAMPLE[i]
+            raise CronError(i, f"{name} `{text}` has an empty item in its list",
+                            f"separate items with single commas: `{example}`")
         m = _TERM.match(term)
         if not m:
             raise CronError(i, f"{name} `{text}`: cannot read `{term}`",
@@ -175,22 +199,24 @@ def _parse_field(i: int, text: str) -> set[int]:
             if i == 4 and b == "sun" and first > 0:  # `fri-sun`: Sunday as 7 ends the range
                 last = 7
             if first > last:
-                top, bottom = _edge(i, b, True), _edge(i, b, False)
-                wrapped = f"{a if a == top else f'{a}-{top}'},{b if b == bottom else f'{bottom}-{b}'}"
-                raise CronError(i, f"{name} range `{term}` runs backwards",
-                                f"ranges go from low to high; for one that wraps around, list two: `{wrapped}`")
+                raise CronError(i, f"{name} range `{term}` runs backwards", _wrap_hint(i, a, b, first, last))
         else:
             first = last = _value(i, base)
             if step_text is not None:
-                raise CronError(i, f"{name} `{term}`: a step needs `*` or a range before it",
-                                f"write `{base}-{_edge(i, base, True)}/{step_text}` (every {step_text} from {base})")
+                fixed = f"{base}-{_edge(i, base, True)}/{step_text}"
+                if i == 4 and first == 7:  # Sunday as 7 starts no range: Sunday is the week's last day
+                    fixed = base
+                hint = (f"write `{fixed}` (every {step_text} from {base})" if fixed != base
+                        else f"write `{base}` (Sunday, the last day of the week: nothing to step over)") \
+                    if _field_parses(i, fixed) else f"a step follows `*` or a range, e.g. `{_STEP_EXAMPLE[i]}`"
+                raise CronError(i, f"{name} `{term}`: a step needs `*` or a range before it", hint)
         step = 1
         if step_text is not None:
             if not (step_text.isascii() and step_text.isdigit()):
-                raise CronError(i, f"{name} step `/{step_text}` is not a whole number", "e.g. `*/15`")
+                raise CronError(i, f"{name} step `/{step_text}` is not a whole number", f"e.g. `{_STEP_EXAMPLE[i]}`")
             step = int(step_text)
             if step < 1:
-                raise CronError(i, f"{name} step `/{step_text}` must be 1 or more", "e.g. `*/15`")
+                raise CronError(i, f"{name} step `/{step_text}` must be 1 or more", f"e.g. `{_STEP_EXAMPLE[i]}`")
         values.update(range(first, last + 1, step))
     return values
 
@@ -223,6 +249,33 @@ def _value(i: int, token: str) -> int:
     extra = "; 0 and 7 are Sunday" if i == 4 else ""
     raise CronError(i, f"{name} `{token}` is not a {'month' if i == 3 else 'weekday'} name",
                     f"{near}; or numbers {lo}-{hi}{extra}")
+
+
+def _wrap_hint(i: int, a: str, b: str, first: int, last: int) -> str:
+    """What to write for the backwards range `a-b` (values `first` > `last`): the same days or
+    times, wrapping around the field's end, in the tokens' own style (names or numbers); always a
+    field that parses."""
+    if i == 4 and first == 7:  # `7-mon`: Sunday as 7 starts the week again, written like `b`
+        first, a = 0, b
+    if first <= last:  # no longer backwards (`7-mon` is `sun-mon`)
+        text = _token(i, first, a) if first == last else f"{_token(i, first, a)}-{_token(i, last, b)}"
+        return f"ranges go from low to high: write `{text}`"
+    top, bottom = (6, 0) if i == 4 else (_RANGES[i][1], _RANGES[i][0])
+    head = _token(i, first, a) if first == top else f"{_token(i, first, a)}-{_token(i, top, a)}"
+    tail = _token(i, last, b) if last == bottom else f"{_token(i, bottom, b)}-{_token(i, last, b)}"
+    wrapped = f"{head},{tail}"
+    if not _field_parses(i, wrapped):  # mixed names and numbers that do not read back: numbers
+        wrapped = f"{first}-{top},{bottom}-{last}"
+    return f"ranges go from low to high; for one that wraps around, list two: `{wrapped}`"
+
+
+def _token(i: int, value: int, like: str) -> str:
+    """`value` of field `i` written as a name when `like` is one (months and weekdays), else a number."""
+    if like.isalpha() and i == 3:
+        return MONTHS[value - 1]
+    if like.isalpha() and i == 4:
+        return WEEKDAYS[value % 7]
+    return str(value)
 
 
 def _edge(i: int, like: str, high: bool) -> str:
