@@ -26,6 +26,11 @@ def _json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="write machine-readable JSON to stdout, nothing else")(f)
 
 
+def _wide_option(f):
+    return click.option("--wide", is_flag=True,
+                        help="show every table column in full (default: fit the terminal, naming the columns left out)")(f)
+
+
 def _boundary(f):
     """Turn `InputError` into rendered problems on stderr and exit 2; never a traceback."""
 
@@ -122,11 +127,12 @@ def main(ctx: click.Context, config_path):
 @click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
               help="column headers of csv/xlsx/html/md (default: export.lang in config, else en)")
 @click.option("--no-export", is_flag=True, help="print only: write no files and record no history")
+@_wide_option
 @_json_option
 @_config_option
 @click.pass_context
 @_boundary
-def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_path):
+def run(ctx, rules, as_of, formats, out_dir, lang, no_export, wide, as_json, config_path):
     """Screen RULE... (files, or names in rules/): print the ranked watchlist, write exports and
     record the run in the history (<out>/history.sqlite)."""
     from screener import api
@@ -168,7 +174,7 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, as_json, config_pa
 
         for p in published:
             if p.result is not None:
-                print_result(p.result, p if not no_export else None)
+                print_result(p.result, p if not no_export else None, wide=wide)
     for p in published:
         for w in (p.result.warnings if p.result is not None else ()):
             click.echo(f"warning: {w}", err=True)
@@ -205,7 +211,7 @@ def history(ctx, rule, runs, diff, out_dir, as_json, config_path):
         else:
             from screener.outputs.terminal import print_changes
 
-            print_changes(rule, changes)
+            print_changes(rule, changes, lang=config.lang)
         return
     if runs:
         raise click.BadParameter("run ids go with --diff", param_hint="RUNS")
@@ -312,12 +318,13 @@ def test_(ctx, rules, as_json, config_path):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="folder for --format files (default: <paths.out>/backtests/<rule>_<first>_<last>/)")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default=None, help="language of the HTML tear sheet")
+@_wide_option
 @_json_option
 @_config_option
 @click.pass_context
 @_boundary
 def backtest(ctx, rules, start, end, every, dates_, buckets, cost_bps, benchmark, pins, formats, out_dir, lang,
-             as_json, config_path):
+             wide, as_json, config_path):
     """Would RULE... have picked winners? The screen at each past date, point in time, with
     forward returns: watchlist vs benchmark, rank buckets, IC, turnover (several rules side by side)."""
     from screener import api
@@ -348,7 +355,7 @@ def backtest(ctx, rules, start, end, every, dates_, buckets, cost_bps, benchmark
     else:
         from screener.outputs.backtest_terminal import print_backtest
 
-        print_backtest(results)
+        print_backtest(results, wide=wide)
     for f in files:
         click.echo(f"wrote {config.display(f)}", err=as_json)
     failed = False
@@ -387,11 +394,12 @@ def _date_option(value, name):
 @main.command()
 @click.argument("name", required=False)
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="members as of this date (membership windows; default today)")
+@_wide_option
 @_json_option
 @_config_option
 @click.pass_context
 @_boundary
-def universes(ctx, name, as_of, as_json, config_path):
+def universes(ctx, name, as_of, wide, as_json, config_path):
     """List the universes with their member counts, or one universe's members."""
     from screener import api
 
@@ -403,7 +411,7 @@ def universes(ctx, name, as_of, as_json, config_path):
         else:
             from screener.outputs.terminal import print_universe_summary
 
-            print_universe_summary(summary)
+            print_universe_summary(summary, wide=wide)
         return
     table = api.universe_table(config, name, _as_of(config, as_of))
     if as_json:
@@ -412,7 +420,7 @@ def universes(ctx, name, as_of, as_json, config_path):
     else:
         from screener.outputs.terminal import print_universe
 
-        print_universe(name, table)
+        print_universe(name, table, wide=wide)
 
 
 @main.group()

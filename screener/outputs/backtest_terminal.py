@@ -3,10 +3,9 @@ and every notice (undated membership, missing returns, pins, sample data)."""
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 
-from screener.outputs.terminal import _console
+from screener.outputs.terminal import Col, _console, print_fitted
 
 
 def pct(v, digits: int = 1) -> str:
@@ -21,29 +20,28 @@ def num(v, digits: int = 2) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def print_backtest(results) -> None:
+def print_backtest(results, wide: bool = False) -> None:
+    """Per rule: the periods as a table that fits the terminal (numbers whole; when room is short,
+    the least telling columns give way and a footer names them; `wide` shows all), then the summary."""
     console = _console()
     for r in results:
         when = (f"{r.start} to {r.end}, every {r.every}" if r.every else
                 f"{len(r.dates)} dates from {r.dates[0]} to {r.dates[-1]}")
         bench = f"benchmark {r.benchmark}" if r.benchmark else "benchmark: the listed members of its universes"
         console.print(Text(f"{r.rule_name} · backtest {when} · {len(r.dates) - 1} periods · {bench}", style="bold"))
-        table = Table(show_edge=False, pad_edge=False, box=None)
-        cols = ["date", "end", "members", "watchlist", "benchmark"]
+        ps = list(r.periods.iter_rows(named=True))
+        cols = [Col("date", [p["date"].isoformat() for p in ps], 0, keep=True),
+                Col("end", [p["end"].isoformat() for p in ps], 6),
+                Col("members", [str(len(p["members"])) for p in ps], 7, "right"),
+                Col("watchlist", [pct(p["watchlist_return"]) for p in ps], 1, "right"),
+                Col("benchmark", [pct(p["benchmark_return"]) for p in ps], 2, "right")]
         if r.cost_bps is not None:
-            cols.append("net")
-        cols += ["IC", "turnover", "missing", "buckets (best first)"]
-        for c in cols:
-            table.add_column(c, justify="left" if c in ("date", "end", "buckets (best first)") else "right")
-        for p in r.periods.iter_rows(named=True):
-            cells = [p["date"].isoformat(), p["end"].isoformat(), str(len(p["members"])), pct(p["watchlist_return"]),
-                     pct(p["benchmark_return"])]
-            if r.cost_bps is not None:
-                cells.append(pct(p["watchlist_net_return"]))
-            cells += [num(p["ic"]), share(p["turnover"]),
-                      str(p["missing_returns"]), " ".join(pct(b) for b in p["buckets"])]
-            table.add_row(*cells)
-        console.print(table)
+            cols.append(Col("net", [pct(p["watchlist_net_return"]) for p in ps], 3, "right"))
+        cols += [Col("IC", [num(p["ic"]) for p in ps], 4, "right"),
+                 Col("turnover", [share(p["turnover"]) for p in ps], 5, "right"),
+                 Col("missing", [str(p["missing_returns"]) for p in ps], 8, "right"),
+                 Col("buckets (best first)", [" ".join(pct(b) for b in p["buckets"]) for p in ps], 9, name="buckets")]
+        print_fitted(console, cols, wide=wide, boxed=False)
         s = r.summary
         line = (f"cumulative {pct(s['watchlist_cumulative'])} vs benchmark {pct(s['benchmark_cumulative'])}"
                 + (f" (net of {r.cost_bps:g} bps: {pct(s['watchlist_net_cumulative'])})" if r.cost_bps is not None else "")

@@ -1,7 +1,22 @@
-"""Terminal output with rich: the ranked table, explanations, universes. Payload on stdout."""
+"""Terminal output with rich: the ranked table, explanations, universes. Payload on stdout.
+
+Tables fit the width they are given (`fit`): numbers, symbols and codes are never cut; when the
+columns do not fit, headers fold first, then free text (names, notes, reasons) is cut with "…", then
+whole columns are left out, least important first, and a footer line names them ("+4 columns (...):
+--wide shows them"). The width is `COLUMNS` when set, else the terminal's; `--wide`, or a pipe that
+gives no width, shows every column in full. A pipe or file gets plain text: no box drawing, no colour.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -11,13 +26,183 @@ MAX_ROWS_SHOWN = 100  # a terminal is for reading; exports carry every row
 _RATIO_FIELDS = {"eps_growth_fy1", "eps_growth_fy2", "revision_1m", "revision_3m", "return_1m", "return_3m",
                  "return_6m", "return_12m", "revenue_growth_fy1", "net_profit_growth_fy1"}
 _AMOUNT_FIELDS = {"market_cap", "revenue_fy1", "net_profit_fy1", "amount_avg_1m"}
+_PIPE_WIDTH = 240  # lines of free text (footers, notices) in a pipe that gave no width
 
 
-def _console() -> Console:
-    import sys
+def _tty() -> bool:
+    return sys.stdout.isatty()
 
-    # a pipe or file gets every column in full; a terminal gets its own width
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 240)
+
+def _room(wide: bool = False) -> int | None:
+    """The columns a table may take: `COLUMNS` when set, else the terminal's width; None (no limit)
+    with --wide, or for a pipe or file that gave no width (it gets every column in full)."""
+    if wide:
+        return None
+    cols = os.environ.get("COLUMNS", "").strip()
+    if cols.isdigit() and int(cols) > 0:
+        return int(cols)
+    if _tty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def _console(width: int | None = None) -> Console:
+    """One console policy: a terminal gets colour and its width; a pipe or file gets plain text
+    (no colour codes, even under FORCE_COLOR) and `COLUMNS` or a wide page."""
+    tty = _tty()
+    width = width or _room() or _PIPE_WIDTH
+    if tty:
+        return Console(highlight=False, soft_wrap=False, width=width)
+    return Console(highlight=False, soft_wrap=False, width=width, color_system=None, force_terminal=False)
+
+
+def _table(**kw) -> Table:
+    """A rich table: boxed in a terminal, plain aligned columns in a pipe."""
+    if not _tty():
+        kw.update(box=None, show_edge=False, pad_edge=False, title_style="")
+    return Table(**kw)
+
+
+@dataclass
+class Col:
+    """One column of a table that fits: its cells as text, and how it may give way.
+
+    `priority`: lower shows first; columns are left out from the highest priority (then the
+    rightmost) down. `keep`: never left out. `free`: free text, cut with "…" down to `least` cells
+    when room is short; any other cell (a number, a symbol, a code) is never cut."""
+
+    header: str
+    cells: list = field(default_factory=list)
+    priority: int = 0
+    justify: str = "left"
+    free: bool = False
+    least: int = 8
+    keep: bool = False
+    style: str | None = None
+    name: str | None = None  # how the footer names it (default: the header)
+
+    @property
+    def label(self) -> str:
+        return self.name or " ".join(self.header.split())
+
+
+def _len(cell) -> int:
+    return cell_len(cell.plain if isinstance(cell, Text) else str(cell))
+
+
+_WORD = re.compile(r"(\s*)([^\s_]*_|[^\s_]+)")
+
+
+def _words(header: str) -> list[tuple[str, str]]:
+    """A header in pieces that may start a new line: after a space (dropped) or an underscore (kept)."""
+    return [(m.group(1), m.group(2)) for m in _WORD.finditer(header)]
+
+
+def fold(header: str, width: int) -> str:
+    """The header folded into lines of at most `width` cells, at spaces and after underscores; a
+    piece longer than the width is split."""
+    lines: list[str] = []
+    line = ""
+    for space, word in _words(header):
+        while cell_len(word) > width:  # a piece too long for any line: split it
+            if line:
+                lines.append(line)
+                line = ""
+            cut = width
+            while cell_len(word[:cut]) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        joined = line + (" " if space and line else "") + word
+        if line and cell_len(joined) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = joined
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _natural(c: Col) -> int:
+    return max([cell_len(" ".join(c.header.split()))] + [_len(x) for x in c.cells])
+
+
+def _least(c: Col) -> int:
+    cells = max([_len(x) for x in c.cells], default=0)
+    if c.free:
+        cells = min(cells, c.least)
+    return max([cells, 1] + [cell_len(w) for _, w in _words(c.header)])
+
+
+def _chrome(n: int, boxed: bool) -> int:
+    """Cells a table spends outside its columns: borders and padding (rich's HEAVY_HEAD box with
+    padding 1, or plain columns two spaces apart)."""
+    return 3 * n + 1 if boxed else max(0, 2 * (n - 1))
+
+
+def fit(cols: list[Col], room: int | None, boxed: bool) -> tuple[list[tuple[Col, int]], list[Col]]:
+    """Which columns to show and how wide, in table order, and which were left out.
+
+    With no room limit every column has its natural width. Otherwise every column starts at its
+    least width (its widest cell, or `least` for free text; its longest header piece); columns are
+    left out, lowest priority first, until those fit; the room left goes back, highest priority
+    first, to unfold headers and uncut free text."""
+    if room is None:
+        return [(c, _natural(c)) for c in cols], []
+    order = sorted(range(len(cols)), key=lambda i: (cols[i].priority, i))
+    shown = set(range(len(cols)))
+    width = {i: _least(cols[i]) for i in shown}
+    for i in reversed(order):
+        if sum(width[j] for j in shown) + _chrome(len(shown), boxed) <= room:
+            break
+        if not cols[i].keep:
+            shown.discard(i)
+    spare = room - sum(width[j] for j in shown) - _chrome(len(shown), boxed)
+    for i in order:
+        if i in shown and spare > 0:
+            grow = min(_natural(cols[i]) - width[i], spare)
+            width[i] += grow
+            spare -= grow
+    return [(cols[i], width[i]) for i in range(len(cols)) if i in shown], [cols[i] for i in order if i not in shown]
+
+
+def hidden_note(hidden: list[Col]) -> str | None:
+    """"+4 columns (pe_fy1, close, ...): --wide shows them", or None when nothing was left out."""
+    if not hidden:
+        return None
+    n = len(hidden)
+    return f"+{n} column{'s' if n > 1 else ''} ({', '.join(c.label for c in hidden)}): --wide shows {'them' if n > 1 else 'it'}"
+
+
+def print_fitted(con: Console, cols: list[Col], *, wide: bool = False, boxed: bool | None = None,
+                 title: str | None = None) -> list[Col]:
+    """Print the columns as one table that fits the room (see `fit`); returns the columns left out,
+    after printing the footer that names them."""
+    boxed = _tty() if boxed is None else boxed
+    room = _room(wide)
+    if room is not None:
+        room = min(room, con.width)
+    shown, hidden = fit(cols, room, boxed)
+    if title:
+        con.print(Text(title, style="bold"))
+    table = Table(box=box.HEAVY_HEAD if boxed else None, show_edge=boxed, pad_edge=boxed,
+                  header_style="bold")
+    for c, w in shown:
+        table.add_column(fold(c.header, w), width=w, justify=c.justify, no_wrap=True, overflow="ellipsis",
+                         style=c.style)
+    for r in range(max((len(c.cells) for c in cols), default=0)):
+        table.add_row(*[x if isinstance(x := c.cells[r], Text) else Text(str(x)) for c, _ in shown])
+    need = sum(w for _, w in shown) + _chrome(len(shown), boxed)
+    out = con
+    if need > con.width:  # --wide, or a pipe: a page as wide as the table
+        out = Console(highlight=False, soft_wrap=False, width=need, color_system=con.color_system and "auto",
+                      force_terminal=None if _tty() else False)
+    out.print(table)
+    note = hidden_note(hidden)
+    if note:
+        con.print(Text(note))
+    return hidden
 
 
 def fmt(field: str, v) -> str:
@@ -104,7 +289,25 @@ def _title(result) -> str:
     return title + (f" ({', '.join(notes)})" if notes else "")
 
 
-def print_result(result, published=None) -> None:
+def _field_groups(result) -> tuple[list[str], list[str]]:
+    """`terminal_fields` split in two: the rule's own (what the filters read, `[output] columns`,
+    `per`) and the rest (the key fields), which give way first when room is short."""
+    from screener.engine.screen import KEY_FIELDS
+
+    fields = terminal_fields(result)
+    rest = [f for f in fields if f in KEY_FIELDS and not _rule_reads(result.screen, f)]
+    return [f for f in fields if f not in rest], rest
+
+
+def _rule_reads(screen, f: str) -> bool:
+    per = getattr(screen, "per", None)
+    return (any(f in flt.fields for flt in screen.filters) or f in getattr(screen, "columns", ()) or f == per)
+
+
+def print_result(result, published=None, wide: bool = False) -> None:
+    """The ranked watchlist as a table that fits the terminal (`fit`); `wide` shows every column.
+    Priority when room is short: rank, symbol, name, score, the components, the rule's fields,
+    then the rest (themes, reasons, key fields)."""
     from screener.outputs.report import exclusion_counts
 
     import polars as pl
@@ -120,39 +323,30 @@ def print_result(result, published=None) -> None:
     if shows_reason(screen):
         why = result.verdicts.filter(pl.col("included"))
         reasons = dict(zip(why["symbol"].to_list(), why["reason"].to_list()))
-    table = Table(title=_title(result), title_justify="left")
-    table.add_column("#", justify="right")
+    rows = list(inc.head(MAX_ROWS_SHOWN).iter_rows(named=True))
+    own, rest = _field_groups(result)
+    cols = [Col("#", [_rank(r["rank"]) for r in rows], 0, "right", keep=True)]
     if per:
-        table.add_column(f"# in\n{per}", justify="right")
-    table.add_column("symbol", no_wrap=True)
-    table.add_column("name", no_wrap=True)
-    multi = len(screen.universes) > 1
-    if multi:
-        table.add_column("themes")
-    table.add_column("score", justify="right")
-    for s in screen.scores:  # components: name over how it was normalised
-        table.add_column(f"{s.name}\n({_NORM_LABEL[s.normalize]})", justify="right", style="cyan")
-    fields = terminal_fields(result)
-    for f in fields:
-        table.add_column(f, justify="right")
+        cols.append(Col(f"# in {per}", [_rank(r["group_rank"]) for r in rows], 1, "right"))
+    cols.append(Col("symbol", [r["symbol"] for r in rows], 0, keep=True))
+    cols.append(Col("name", [r["name"] or "" for r in rows], 3, free=True))
+    if len(screen.universes) > 1:
+        cols.append(Col("themes", [", ".join(r["themes"]) for r in rows], 7, free=True))
+    cols.append(Col("score", ["—" if r["score"] is None else f"{r['score']:.3f}" for r in rows], 4, "right"))
+    for i, s in enumerate(screen.scores):  # components: name over how it was normalised
+        col = result.norm_col(i)
+        cols.append(Col(f"{s.name} ({_NORM_LABEL[s.normalize]})",
+                        ["—" if r[col] is None else f"{r[col]:.2f}" for r in rows], 5, "right",
+                        style="cyan"))
+    for f in own + rest:
+        cols.append(Col(f, [_cell(f, r) for r in rows], 6 if f in own else 8, "right"))
     if reasons:
-        table.add_column("why in")
-    for r in inc.head(MAX_ROWS_SHOWN).iter_rows(named=True):
-        cells = [_rank(r["rank"])]
-        if per:
-            cells.append(_rank(r["group_rank"]))
-        cells += [r["symbol"], r["name"]]
-        if multi:
-            cells.append(", ".join(r["themes"]))
-        cells.append("—" if r["score"] is None else f"{r['score']:.3f}")
-        cells += [("—" if r[result.norm_col(i)] is None else f"{r[result.norm_col(i)]:.2f}") for i in range(len(screen.scores))]
-        cells += [_cell(f, r) for f in fields]
-        if reasons:
-            cells.append(Text(reason_shown(reasons.get(r["symbol"]), r["pinned"])))
-        table.add_row(*cells)
-    con.print(table)
+        cols.append(Col("why in", [Text(reason_shown(reasons.get(r["symbol"]), r["pinned"])) for r in rows], 7,
+                        free=True, least=12))
+    print_fitted(con, cols, wide=wide, title=_title(result))
     if inc.height > MAX_ROWS_SHOWN:
-        con.print(f"… and {inc.height - MAX_ROWS_SHOWN} more: the exports hold every row (set [output] top to shorten the list)")
+        con.print(Text(f"… and {inc.height - MAX_ROWS_SHOWN} more: the exports hold every row "
+                       "(set [output] top to shorten the list)"))  # Text: "[output]" is not markup
     if inc.height == 0:
         con.print("No security passed every filter. `screener explain RULE SYMBOL` shows why one is out.")
     counts = exclusion_counts(result)
@@ -229,7 +423,7 @@ def print_explanation(ex) -> None:
     if previous:
         con.print(f"  {previous} (keep {ex.keep})")
     if ex.filters:
-        t = Table(title="filters (all must pass; a missing value fails)", title_justify="left")
+        t = _table(title="filters (all must pass; a missing value fails)", title_justify="left")
         for c in ("filter", "expression", "values", "verdict"):
             t.add_column(c)
         for f in ex.filters:
@@ -239,7 +433,7 @@ def print_explanation(ex) -> None:
             t.add_row(Text(f["name"]), Text(f["expr"]), Text(values), Text(verdict, style=style))
         con.print(t)
     if ex.components:
-        t = Table(title="score components (normalised over the securities that passed)", title_justify="left")
+        t = _table(title="score components (normalised over the securities that passed)", title_justify="left")
         for c in ("component", "expression", "raw", "normalised", "weight", "contribution"):
             t.add_column(c, justify="right" if c not in ("component", "expression") else "left")
         for c in ex.components:
@@ -261,23 +455,27 @@ def print_explanation(ex) -> None:
         con.print(Text(f"⚠ {ex.notice}", style="bold yellow"))
 
 
-def print_universe_summary(rows: list[dict]) -> None:
-    t = Table(title="universes", title_justify="left")
-    for c in ("universe", "members", "listed", "unlisted", "file"):
-        t.add_column(c, justify="right" if c in ("members", "listed", "unlisted") else "left")
-    for r in rows:
-        t.add_row(r["universe"], str(r["members"]), str(r["listed"]), str(r["unlisted"]), r["file"])
-    _console().print(t)
+def print_universe_summary(rows: list[dict], wide: bool = False) -> None:
+    cols = [Col("universe", [r["universe"] for r in rows], 0, keep=True),
+            Col("members", [str(r["members"]) for r in rows], 1, "right"),
+            Col("listed", [str(r["listed"]) for r in rows], 2, "right"),
+            Col("unlisted", [str(r["unlisted"]) for r in rows], 3, "right"),
+            Col("file", [r["file"] for r in rows], 4, free=True, least=12)]
+    print_fitted(_console(), cols, wide=wide, title="universes")
 
 
-def print_universe(name: str, table) -> None:
-    t = Table(title=f"{name} · {table.height} members", title_justify="left")
-    for c in ("symbol", "name", "name_en", "exposure", "listed", "esg_rating", "note"):
-        t.add_column(c)
-    for r in table.iter_rows(named=True):
-        t.add_row(r["symbol"], r["name"], r["name_en"] or "", r["exposure"], "yes" if r["listed"] else "no",
-                  r["esg_rating"] or "—", (r["note"] or "")[:60])
-    _console().print(t)
+def print_universe(name: str, table, wide: bool = False) -> None:
+    """One universe's members; notes (and names when room is short) end with "…" when cut,
+    symbols and codes never are; `wide` shows every note in full."""
+    rows = list(table.iter_rows(named=True))
+    cols = [Col("symbol", [r["symbol"] for r in rows], 0, keep=True),
+            Col("name", [r["name"] or "" for r in rows], 1, free=True),
+            Col("name_en", [r["name_en"] or "" for r in rows], 6, free=True),
+            Col("exposure", [r["exposure"] or "" for r in rows], 2),
+            Col("listed", ["yes" if r["listed"] else "no" for r in rows], 4),
+            Col("esg_rating", [r["esg_rating"] or "—" for r in rows], 5),
+            Col("note", [" ".join((r["note"] or "").split()) for r in rows], 3, free=True, least=10)]
+    print_fitted(_console(), cols, wide=wide, title=f"{name} · {table.height} members")
 
 
 def print_runs(rule: str, runs) -> None:
@@ -285,7 +483,7 @@ def print_runs(rule: str, runs) -> None:
     if not runs:
         con.print(f"no recorded runs of {rule} yet: `screener run {rule}` records one")
         return
-    t = Table(title=f"runs of {runs[-1].rule_name} ({rule})", title_justify="left")
+    t = _table(title=f"runs of {runs[-1].rule_name} ({rule})", title_justify="left")
     for c in ("run", "as_of", "generated_at", "rule sha256", "data", "passed", "included", "note"):
         t.add_column(c, justify="right" if c in ("run", "passed", "included") else "left")
     for r in runs:
@@ -295,8 +493,17 @@ def print_runs(rule: str, runs) -> None:
     con.print(t)
 
 
-def print_changes(rule: str, changes) -> None:
-    con = _console()
+def rise_fall_styles(lang: str = "en") -> tuple[str, str]:
+    """The colours of rising and falling: green and red, or in zh red and green (the convention of
+    Chinese markets)."""
+    return ("red", "green") if lang == "zh" else ("green", "red")
+
+
+def print_changes(rule: str, changes, lang: str = "en", console: Console | None = None) -> None:
+    """What entered, left and moved between two runs; rank changes are coloured rising/falling
+    (`rise_fall_styles`: in zh rising is red and falling green)."""
+    con = console or _console()
+    up, down = rise_fall_styles(lang)
     if changes.after is None:
         con.print(f"no recorded runs of {rule} yet")
         return
@@ -306,9 +513,9 @@ def print_changes(rule: str, changes) -> None:
     con.print(f"run {changes.before.run_id} ({changes.before.as_of}) -> run {changes.after.run_id} ({changes.after.as_of})")
     if changes.empty:
         con.print("no change: the same securities in the same order")
-    for title, rows, style in (("entered", changes.entered, "green"), ("left", changes.left, "red")):
+    for title, rows, style in (("entered", changes.entered, up), ("left", changes.left, down)):
         if rows:
-            t = Table(title=title, title_justify="left", title_style=style)
+            t = _table(title=title, title_justify="left", title_style=style)
             for c in ("symbol", "name", "rank", "reason"):
                 t.add_column(c)
             for r in rows:
@@ -318,13 +525,14 @@ def print_changes(rule: str, changes) -> None:
                 t.add_row(r["symbol"], Text(r["name"] or ""), _rank(rank), Text(r["reason"] or ""))
             con.print(t)
     if changes.moved:
-        t = Table(title="moved", title_justify="left")
+        t = _table(title="moved", title_justify="left")
         for c in ("symbol", "name", "from", "to", "score"):
             t.add_column(c)
         for r in changes.moved:
             arrow = "▲" if r["change"] > 0 else "▼"
-            t.add_row(r["symbol"], Text(r["name"] or ""), str(r["from_rank"]),
-                      f"{r['to_rank']} {arrow}{abs(r['change'])}", f"{_num(r['from_score'])} -> {_num(r['to_score'])}")
+            moved = Text(f"{r['to_rank']} ") + Text(f"{arrow}{abs(r['change'])}", style=up if r["change"] > 0 else down)
+            t.add_row(r["symbol"], Text(r["name"] or ""), str(r["from_rank"]), moved,
+                      f"{_num(r['from_score'])} -> {_num(r['to_score'])}")
         con.print(t)
 
 
@@ -354,7 +562,7 @@ def print_status(data: dict, path: str) -> None:
     if daemon:
         con.print(f"daemon pid {daemon.get('pid')} started {daemon.get('started_at')}, "
                   f"heartbeat {daemon.get('heartbeat', '—')}" + (f", stopped {daemon['stopped_at']}" if daemon.get("stopped_at") else ""))
-    t = Table(title=f"jobs ({path})", title_justify="left")
+    t = _table(title=f"jobs ({path})", title_justify="left")
     for c in ("job", "last run", "outcome", "rows", "last success", "next run", "last error"):
         t.add_column(c)
     for name, j in sorted(jobs.items()):
