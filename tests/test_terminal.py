@@ -21,7 +21,7 @@ WIDTHS = (80, 100, 120, 200)
 RULES = ("ai_compute_garp", "esg_reporters_by_market", "esg_compute_leaders")
 ANSI = re.compile(r"\x1b\[")
 BOX = set("─│┃━┏┓┗┛┡┩┬┴┼╇╋└┘┌┐├┤")
-FOOTER = re.compile(r"\+(\d+) columns? \((.*)\): --wide shows (?:it|them)")
+FOOTER = re.compile(r"\+(\d+) columns? \((.*)\): (?:--wide|--json) shows (?:it|them)")
 
 
 def _columns(sample, rule):
@@ -229,3 +229,20 @@ def test_history_moves_in_zh_rise_red_and_fall_green():
         codes = {"red": "\x1b[31m", "green": "\x1b[32m"}
         assert codes[up] in up_line and codes[down] not in up_line, (lang, up_line)
         assert codes[down] in down_line and codes[up] not in down_line, (lang, down_line)
+
+
+def test_history_runs_print_dates_and_digests_whole(sample, cli, monkeypatch):
+    for day in ("2026-10-30", "2026-11-20"):
+        _run(cli, monkeypatch, sample, None, "run", "esg_compute_leaders", "--as-of", day, "--format", "json")
+    runs = json.loads(_run(cli, monkeypatch, sample, None, "history", "esg_compute_leaders", "--json"))
+    for width in (80, 120):
+        out = _run(cli, monkeypatch, sample, width, "history", "esg_compute_leaders")
+        assert max(cell_len(ln) for ln in out.splitlines()) <= width, out
+        hidden = _hidden(out)
+        for r in runs:
+            line = next(ln for ln in out.splitlines() if ln.split()[:2] == [str(r["run_id"]), r["as_of"]])
+            for key, cell in (("generated_at", r["generated_at"]), ("rule sha256", r["rule_sha256"][:10]),
+                              ("passed", str(r["passed"])), ("included", str(r["included"]))):
+                assert key in hidden or _whole(cell, line), (key, line)
+        assert "…" not in out
+        assert hidden == [] or "--json shows" in out  # history has no --wide; its JSON has every column

@@ -167,16 +167,18 @@ def fit(cols: list[Col], room: int | None, boxed: bool) -> tuple[list[tuple[Col,
     return [(cols[i], width[i]) for i in range(len(cols)) if i in shown], [cols[i] for i in order if i not in shown]
 
 
-def hidden_note(hidden: list[Col]) -> str | None:
-    """"+4 columns (pe_fy1, close, ...): --wide shows them", or None when nothing was left out."""
+def hidden_note(hidden: list[Col], shows: str = "--wide") -> str | None:
+    """"+4 columns (pe_fy1, close, ...): --wide shows them", or None when nothing was left out;
+    `shows` is the option of the command that shows them."""
     if not hidden:
         return None
     n = len(hidden)
-    return f"+{n} column{'s' if n > 1 else ''} ({', '.join(c.label for c in hidden)}): --wide shows {'them' if n > 1 else 'it'}"
+    return (f"+{n} column{'s' if n > 1 else ''} ({', '.join(c.label for c in hidden)}): "
+            f"{shows} shows {'them' if n > 1 else 'it'}")
 
 
 def print_fitted(con: Console, cols: list[Col], *, wide: bool = False, boxed: bool | None = None,
-                 title: str | None = None) -> list[Col]:
+                 title: str | None = None, shows: str = "--wide") -> list[Col]:
     """Print the columns as one table that fits the room (see `fit`); returns the columns left out,
     after printing the footer that names them."""
     boxed = _tty() if boxed is None else boxed
@@ -199,7 +201,7 @@ def print_fitted(con: Console, cols: list[Col], *, wide: bool = False, boxed: bo
         out = Console(highlight=False, soft_wrap=False, width=need, color_system=con.color_system and "auto",
                       force_terminal=None if _tty() else False)
     out.print(table)
-    note = hidden_note(hidden)
+    note = hidden_note(hidden, shows)
     if note:
         con.print(Text(note))
     return hidden
@@ -483,14 +485,16 @@ def print_runs(rule: str, runs) -> None:
     if not runs:
         con.print(f"no recorded runs of {rule} yet: `screener run {rule}` records one")
         return
-    t = _table(title=f"runs of {runs[-1].rule_name} ({rule})", title_justify="left")
-    for c in ("run", "as_of", "generated_at", "rule sha256", "data", "passed", "included", "note"):
-        t.add_column(c, justify="right" if c in ("run", "passed", "included") else "left")
-    for r in runs:
-        note = f"identical inputs to run {r.identical_to}" if r.identical_to else ""
-        t.add_row(str(r.run_id), r.as_of, r.generated_at, r.rule_sha256[:10], r.data_fingerprint[:10],
-                  str(r.passed), str(r.included), note)
-    con.print(t)
+    notes = [f"identical inputs to run {r.identical_to}" if r.identical_to else "" for r in runs]
+    cols = [Col("run", [str(r.run_id) for r in runs], 0, "right", keep=True),
+            Col("as_of", [r.as_of for r in runs], 1, keep=True),
+            Col("generated_at", [r.generated_at for r in runs], 4),
+            Col("rule sha256", [r.rule_sha256[:10] for r in runs], 5),
+            Col("data", [r.data_fingerprint[:10] for r in runs], 6),
+            Col("passed", [str(r.passed) for r in runs], 2, "right"),
+            Col("included", [str(r.included) for r in runs], 3, "right"),
+            Col("note", notes, 7, free=True, least=12)]
+    print_fitted(con, cols, title=f"runs of {runs[-1].rule_name} ({rule})", shows="--json")  # history has no --wide
 
 
 def rise_fall_styles(lang: str = "en") -> tuple[str, str]:
