@@ -348,3 +348,34 @@ def test_a_few_expressions_around_every_change_in_every_zone():
             check_against_oracle("*/30 * * * *", zone_name, d, d + timedelta(days=1))
             checked += 1
     assert checked > 100  # about 60 zones change twice in 2026
+
+
+# -- through `schedule --list` ------------------------------------------------------------------
+
+
+def test_schedule_list_from_inside_the_repeated_hour(sample, cli):
+    """The issue's case: `--from` in the repeated autumn hour (01:30 EST, the second pass) listed a
+    time before it. New York 2026-11-01; also the spring change and the day after it."""
+    cfg = sample / "config.toml"
+    text = cfg.read_text(encoding="utf-8").split("[[jobs]]")[0]
+    cfg.write_text(text + """
+[[jobs]]
+name = "ny"
+rules = ["rules/esg_compute_leaders.toml"]
+cron = "*/20 0-3 * * *"
+timezone = "America/New_York"
+""", encoding="utf-8")
+    import json
+
+    def listed(start, count):
+        r = cli(sample, "schedule", "--list", "--from", start, "--count", str(count), "--json")
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout)[0]["next_runs"]
+
+    assert listed("2026-11-01T01:30:00-05:00", 2) == ["2026-11-01T02:00:00-05:00", "2026-11-01T02:20:00-05:00"]
+    assert listed("2026-11-01T01:30:00-04:00", 2) == ["2026-11-01T01:40:00-04:00", "2026-11-01T02:00:00-05:00"]
+    # spring: 02:00, 02:20, 02:40 do not exist and run once, at 03:00 EDT; the next day has all of its runs
+    runs = listed("2026-03-08T01:50:00-05:00", 16)
+    assert runs[:4] == ["2026-03-08T03:00:00-04:00", "2026-03-08T03:20:00-04:00", "2026-03-08T03:40:00-04:00",
+                        "2026-03-09T00:00:00-04:00"]
+    assert len([r for r in runs if r.startswith("2026-03-09")]) == 12
