@@ -7,7 +7,6 @@ one test runs the real CLI over all the formats this file covers."""
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import re
@@ -65,7 +64,7 @@ def md_cells(line: str) -> list[str]:
 
 
 def md_unescape(cell: str) -> str:
-    return html.unescape(re.sub(r"\\(.)", r"\1", cell))
+    return re.sub(r"\\(.)", r"\1", cell)  # Markdown's backslash escapes (the export writes no entities)
 
 
 def md_table(text: str) -> list[dict]:
@@ -326,9 +325,9 @@ def test_changes_sheet_and_section(ctx_for):
 
     md = render("md", ctx).decode("utf-8")
     section = md.split("## Changes since the previous run", 1)[1]
-    assert "GONE.US" in section and "Gone &lt;b&gt;\\|Inc&lt;/b&gt;" in section
+    assert "GONE.US" in section and "Gone \\<b>\\|Inc\\</b>" in section  # Markdown escapes, no entities
     assert "| moved |" in section and "| entered |" in section and "| left |" in section
-    assert "<b>" not in md
+    assert "<b>" not in md_html(md)
     assert len(set(md_row_widths(md))) == 2  # the watchlist and the changes tables, each regular
     assert json.loads(render("json", ctx))["changes"]["left"][0]["symbol"] == "GONE.US"
 
@@ -463,8 +462,8 @@ def test_hostile_names_stay_text_in_xlsx(hostile):
 
 def test_hostile_names_cannot_break_markdown(hostile):
     md = render("md", hostile).decode("utf-8")
-    assert "<script" not in md and "<b>" not in md
-    assert md.splitlines()[0] == "# =evil &lt;b&gt;\\|x&lt;/b&gt; — as of 2026-06-30"
+    assert not re.search(r"(?<!\\)<", md), "every < is backslash-escaped"
+    assert md.splitlines()[0] == "# =evil \\<b>\\|x\\</b> — as of 2026-06-30"
     rows = _first_table_rows(md)
     width = len(md_cells(rows[0]))
     assert all(len(md_cells(r)) == width for r in rows), "an unescaped | would add a cell"
@@ -491,7 +490,9 @@ def test_markdown_escape():
     from screener.outputs.formats.md_format import escape, paragraph
 
     assert escape("a|b") == "a\\|b"
-    assert escape("<x>&") == "&lt;x&gt;&amp;"
+    assert escape("<x>&") == "\\<x>&"  # Markdown's own escapes only: chat apps show entities as typed
+    assert escape("a -> b & c") == "a -> b & c"
+    assert escape("&amp; &#60;") == "\\&amp; \\&#60;"  # never an entity
     assert escape("\\`*_[]~") == "\\\\\\`\\*\\_\\[\\]\\~"
     assert escape("one\r\ntwo\nthree\rfour\tfive") == "one two three four five"
     assert escape("") == ""

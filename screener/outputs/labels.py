@@ -1,6 +1,10 @@
-"""Column headers of exports, in English (the field names) or Chinese (`--lang zh`)."""
+"""Column headers of exports, in English (the field names) or Chinese (`--lang zh`); in Chinese
+also the shown values of closed sets, the engine's and the history's reasons, and 亿/万 units."""
 
 from __future__ import annotations
+
+import math
+import re
 
 ZH = {
     "rank": "排名", "symbol": "代码", "name": "名称", "name_en": "英文名称", "themes": "主题",
@@ -197,3 +201,156 @@ def phrase(words: str, lang: str = "en") -> str:
     """A fixed phrase in `lang`; the English words when `lang` is not \"zh\" or there is no
     translation (so a missing translation shows English, never an error)."""
     return PHRASES_ZH.get(words, words) if lang == "zh" else words
+
+
+# ---------------------------------------------------------------- values, reasons and units (zh)
+#
+# The engine (`engine/verdicts.py`) and `history.compare` word every reason once, in English; the
+# Chinese exports translate those words here by pattern, so the English stays the single source.
+# Filter and score names, groups and the user's own pin reasons are kept as written. A reason no
+# pattern knows is shown in English, never dropped.
+
+#: the closed sets of text values shown to people, in Chinese
+VALUES_ZH = {
+    "exposure": {"pure": "纯正", "core": "核心", "partial": "部分", "peripheral": "外围"},
+    "market": {"CN": "A股", "HK": "港股", "US": "美股", "PRIVATE": "未上市"},
+}
+
+
+def translate_value(column: str, value, lang: str = "en"):
+    """A shown value of `column` in `lang`: exposure (pure/core/partial/peripheral), market
+    (CN/HK/US/PRIVATE) and booleans (是/否) in Chinese; anything else unchanged."""
+    if lang != "zh":
+        return value
+    if isinstance(value, bool):
+        return phrase("yes" if value else "no", lang)
+    if isinstance(value, str):
+        return VALUES_ZH.get(column, {}).get(value, value)
+    return value
+
+
+_N = r"(\d+)"
+
+
+def _position(text: str) -> str | None:
+    """"rank 12" -> "第 12 名"; "rank 2 in industry 计算机" -> "industry 计算机 组内第 2 名"."""
+    m = re.fullmatch(rf"rank {_N} in (\S+) (.*)", text)
+    if m:
+        return f"{m[2]} {m[3]} 组内第 {m[1]} 名"
+    m = re.fullmatch(rf"rank {_N}", text)
+    return f"第 {m[1]} 名" if m else None
+
+
+def _missing(text: str) -> str:
+    return text.replace(" (missing data: ", "（缺少数据：").removesuffix(")") + "）" if " (missing data: " in text \
+        else text
+
+
+def _cut(text: str) -> str | None:
+    """The part after a position: ", below top 10 [per F]", ", outside keep 15", "its place taken"."""
+    m = re.fullmatch(rf"below top {_N} per (\S+)", text)
+    if m:
+        return f"未进前 {m[1]}（按 {m[2]} 分组）"
+    m = re.fullmatch(rf"below top {_N}", text)
+    if m:
+        return f"未进前 {m[1]}"
+    m = re.fullmatch(rf"outside keep {_N}", text)
+    if m:
+        return f"超出缓冲名次 {m[1]}"
+    m = re.fullmatch(rf"its place taken by a member kept by the buffer \(keep {_N}\)", text)
+    if m:
+        return f"名额被缓冲保留的成员占用（缓冲名次 {m[1]}）"
+    return None
+
+
+_FIXED_REASONS_ZH = {
+    "unlisted": "未上市",
+    "new in the universe": "新进入股票池",
+    "now listed": "新上市",
+    "now ranked": "现已参与排名",
+    "no longer excluded by a pin": "不再被人工排除",
+    "no longer in the universe": "已不在股票池中",
+    "not ranked": "未参与排名",
+}
+
+
+def _one_reason(text: str) -> str | None:
+    if text in _FIXED_REASONS_ZH:
+        return _FIXED_REASONS_ZH[text]
+    for prefix, zh in (("pinned: ", "人工纳入："), ("excluded by pin: ", "人工排除：")):
+        if text.startswith(prefix):
+            return zh + text[len(prefix):]  # the user's own words, as written
+    for prefix in ("failed ", "fails "):
+        if text.startswith(prefix):
+            return "未通过 " + _missing(text[len(prefix):])
+    if text.startswith("now passes "):
+        return "现已通过 " + text[len("now passes "):]
+    m = re.fullmatch(rf"(up|down) {_N} \(score (.*) -> (.*)\)", text)
+    if m:
+        return f"{'上升' if m[1] == 'up' else '下降'} {m[2]} 名（得分 {m[3]} -> {m[4]}）"
+    m = re.fullmatch(rf"rose into the top {_N} of its group \(rank {_N} in it\)", text)
+    if m:
+        return f"升入组内前 {m[1]}（组内第 {m[2]} 名）"
+    m = re.fullmatch(rf"rose into the top {_N}", text)
+    if m:
+        return f"升入前 {m[1]}"
+    m = re.fullmatch(rf"fell below the top {_N} \(rank {_N}\)", text)
+    if m:
+        return f"跌出前 {m[1]}（第 {m[2]} 名）"
+    m = re.fullmatch(r"kept by the buffer \((.*), keep (\d+)\)", text)
+    if m and _position(m[1]):
+        return f"缓冲保留（{_position(m[1])}，缓冲名次 {m[2]}）"
+    head, sep, tail = text.rpartition(", ")
+    while sep:  # "<position>, <cut>": the group text of a position may hold ", " itself
+        if _position(head) and _cut(tail):
+            return f"{_position(head)}，{_cut(tail)}"
+        head, sep, rest = head.rpartition(", ")
+        tail = rest + ", " + tail
+    return None
+
+
+def translate_reason(reason: str | None, lang: str = "en") -> str | None:
+    """The engine's or the history's English reason in `lang`, translated by pattern: "rank 12,
+    below top 10" -> "第 12 名，未进前 10"; "failed growing (missing data: growing)" -> "未通过
+    growing（缺少数据：growing）"; "pinned: <reason>" -> "人工纳入：<reason>"; "up 2 (score a ->
+    b)" -> "上升 2 名（得分 a -> b）"; history's "now passes A; no longer excluded by a pin" part by
+    part. Names and the user's words stay as written; a reason no pattern knows stays English;
+    None stays None."""
+    if lang != "zh" or not reason:
+        return reason
+    if "; " in reason and not reason.startswith(("pinned: ", "excluded by pin: ")):  # history's joined parts
+        translated = [_one_reason(p) for p in reason.split("; ")]
+        if all(t is not None for t in translated):
+            return "；".join(translated)
+    whole = _one_reason(reason)
+    return reason if whole is None else whole
+
+
+#: money columns shown in 亿 or 万 in Chinese displays
+AMOUNT_COLUMNS = ("market_cap", "revenue_fy1", "net_profit_fy1", "amount_avg_1m")
+_UNITS_ZH = ((1e8, "亿"), (1e4, "万"))
+
+
+def amount_unit(values, lang: str = "en") -> tuple[float, str] | None:
+    """The unit a Chinese display shows a money column in: (1e8, "亿") when the median magnitude
+    of its finite values is at least 1e8, (1e4, "万") from 1e4, else None (plain numbers); None
+    in English, where `report.format_number` says "bn"/"m" per cell."""
+    if lang != "zh":
+        return None
+    finite = sorted(abs(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and math.isfinite(v))
+    if not finite:
+        return None
+    n = len(finite)
+    median = finite[n // 2] if n % 2 else (finite[n // 2 - 1] + finite[n // 2]) / 2
+    return next(((scale, unit) for scale, unit in _UNITS_ZH if median >= scale), None)
+
+
+def unit_header(header: str, unit: tuple[float, str] | None) -> str:
+    """"总市值" -> "总市值（亿）" for a column shown in a unit; unchanged without one."""
+    return f"{header}（{unit[1]}）" if unit else header
+
+
+def in_unit(value: float, unit: tuple[float, str]) -> str:
+    """A money amount in its column's unit, two decimals, no separator: 144.67e9 in 亿 -> "1446.70"."""
+    return f"{value / unit[0]:.2f}"

@@ -22,6 +22,13 @@ A pinned row is marked (class `pinned`, "📌" and the pin's reason in the `reas
 kept by the buffer says so in the same column; a pinned row without a score shows "—" for its
 rank and score and has no bar in the components chart. A buffered rule's provenance names the
 previous watchlist it compared against.
+
+With `lang = "zh"` the shown values of closed sets (market, listed ...), the reasons and the
+changes are in Chinese (`labels.translate_value`, `labels.translate_reason`; the English words of
+the engine and the history stay the single source), money columns are in 亿 or 万 with the unit in
+the header (`labels.amount_unit`), and colours follow the A-share reading: a rise (a better rank,
+a positive return) is red and a fall green; in English a rise stays green and a fall red. Cells
+and moved ranks carry `up`/`down` (the direction) and `red`/`green` (the colour).
 """
 
 from __future__ import annotations
@@ -31,7 +38,17 @@ import re
 from datetime import date, datetime
 from functools import lru_cache
 
-from screener.outputs.labels import below_top, label, phrase
+from screener.outputs.labels import (
+    AMOUNT_COLUMNS,
+    amount_unit,
+    below_top,
+    in_unit,
+    label,
+    phrase,
+    translate_reason,
+    translate_value,
+    unit_header,
+)
 from screener.outputs.report import (
     below_top_key,
     data_dates_text,
@@ -106,7 +123,7 @@ def page(ctx) -> dict:
         "components": components_chart(result),
         "valuation": valuation_chart(result, lang),
         "filters": filters_view(result, lang),
-        "changes": changes_view(ctx.changes),
+        "changes": changes_view(ctx.changes, lang),
         "provenance": provenance_view(ctx),
     }
 
@@ -138,14 +155,15 @@ def watchlist_view(result, lang: str) -> dict:
     frame = watchlist_table(result)
     columns = [c for c in frame.columns if c not in _OMITTED]
     colours = {f"score_{s.name}": component_colour(i) for i, s in enumerate(result.screen.scores)}
+    units = {c: amount_unit(frame[c].to_list(), lang) for c in columns if c in AMOUNT_COLUMNS}
     headers = []
     for c in columns:
-        words = label(c, lang)
+        words = unit_header(label(c, lang), units.get(c))
         # a header breaks at `breakable` points; a short piece ("排名", "综合得分", "(FY1)") is one
         # word and never breaks between its characters, a long one may (CJK text has no spaces)
         parts = [{"text": p, "nowrap": len(p) <= 5} for p in breakable(words)]
         headers.append({"column": c, "label": words, "parts": parts, "num": frame.schema[c].is_numeric(),
-                        "colour": colours.get(c)})
+                        "colour": colours.get(c), "unit": units.get(c)})
     rows = []
     for r in frame.iter_rows(named=True):
         english = r.get("name_en")
@@ -153,13 +171,31 @@ def watchlist_view(result, lang: str) -> dict:
         cells = []
         for h in headers:
             c = h["column"]
+            trend = None
             if c == "reason":
-                value = reason_shown(r[c], r["pinned"])
+                value = reason_shown(translate_reason(r[c], lang), r["pinned"])
+            elif h["unit"] and _finite(r[c]) is not None:
+                value = in_unit(r[c], h["unit"])
             else:
                 value = format_value(r[c], c, r.get("currency"), lang)
-            cells.append({"column": c, "text": value, "num": h["num"], "sub": english if c == "name" else None})
+                if c.startswith(_TRENDS) and _finite(r[c]):
+                    trend = trend_classes(r[c] > 0, lang)
+            cells.append({"column": c, "text": value, "num": h["num"], "sub": english if c == "name" else None,
+                          "trend": trend})
         rows.append({"symbol": r["symbol"], "pinned": bool(r["pinned"]), "cells": cells})
     return {"headers": headers, "rows": rows}
+
+
+#: columns whose sign is a rise or a fall, coloured as such (returns)
+_TRENDS = ("return_",)
+
+
+def trend_classes(up: bool, lang: str) -> str:
+    """The CSS classes of a rise or a fall: "up red" / "down green" in Chinese (A-share readers
+    read red as up), "up green" / "down red" in English."""
+    if lang == "zh":
+        return "up red" if up else "down green"
+    return "up green" if up else "down red"
 
 
 _BREAK = re.compile(r"(?<=[_,·])|(?=\()|(?<=[\u4e00-\u9fff])(?=\d)")
@@ -182,6 +218,8 @@ def format_value(value, column: str, currency: str | None = None, lang: str = "e
         return text("yes" if value else "no", lang)
     if isinstance(value, (int, float)):
         return format_number(value, column, currency)
+    if isinstance(value, str):
+        return translate_value(column, value, lang)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
@@ -490,23 +528,26 @@ def filters_view(result, lang: str) -> dict:
     return {"rows": rows}
 
 
-def changes_view(changes) -> dict | None:
+def changes_view(changes, lang: str = "en") -> dict | None:
     """What entered, left and moved since the previous run; None for a first run (no Changes, or
-    one without a previous run). Ranks that are unknown show as "—"."""
+    one without a previous run). Ranks that are unknown show as "—"; reasons in `lang`; a moved
+    row's `trend` is its CSS classes (`trend_classes`: red up in Chinese, green up in English)."""
     if changes is None or getattr(changes, "before", None) is None:
         return None
     before = changes.before
     dash = lambda v: NULL if v is None else v  # noqa: E731
+    why = lambda e: translate_reason(e.get("reason"), lang) or ""  # noqa: E731
     return {
         "before": {"run_id": before.run_id, "as_of": str(before.as_of), "generated_at": str(before.generated_at)},
         "empty": changes.empty,
         "entered": [{"symbol": e["symbol"], "name": e.get("name") or "", "rank": dash(e.get("rank")),
-                     "reason": e.get("reason") or ""} for e in changes.entered],
+                     "reason": why(e)} for e in changes.entered],
         "left": [{"symbol": e["symbol"], "name": e.get("name") or "", "from_rank": dash(e.get("from_rank")),
-                  "rank": dash(e.get("rank")), "reason": e.get("reason") or ""} for e in changes.left],
+                  "rank": dash(e.get("rank")), "reason": why(e)} for e in changes.left],
         "moved": [{"symbol": e["symbol"], "name": e.get("name") or "", "from_rank": dash(e.get("from_rank")),
                    "to_rank": dash(e.get("to_rank")), "up": (e.get("change") or 0) > 0,
-                   "reason": e.get("reason") or ""} for e in changes.moved],
+                   "trend": trend_classes((e.get("change") or 0) > 0, lang),
+                   "reason": why(e)} for e in changes.moved],
     }
 
 

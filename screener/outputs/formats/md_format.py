@@ -10,7 +10,14 @@ time. A pinned row without a score shows "—" for its rank and score.
 
 Everything that comes from data or from the rule (names, rule name, component and filter names,
 reasons, the notice) goes through `escape`, so it can neither end its table cell nor inject HTML
-or Markdown markup: `<script>` comes out as `&lt;script&gt;`, `a|b` as `a\\|b`.
+or Markdown markup: `<script>` comes out as `\\<script>`, `a|b` as `a\\|b`. Only Markdown's own
+backslash escapes are used, never HTML entities: this Markdown is also pasted into chat apps,
+which show `&gt;` as it is, so "score 0.5 -> 0.6" stays "->".
+
+With `lang = "zh"` the shown values of closed sets (market, listed ...), the reasons and the
+changes are in Chinese (`labels.translate_value`, `labels.translate_reason`), money columns are
+in 亿 or 万 with the unit in the header (`labels.amount_unit`), and a rank change carries ▲ (up)
+or ▼ (down): Markdown has no colour.
 """
 
 from __future__ import annotations
@@ -19,8 +26,19 @@ import math
 import re
 from datetime import date, datetime
 
-from screener.outputs.labels import label, phrase
+from screener.outputs.labels import (
+    AMOUNT_COLUMNS,
+    amount_unit,
+    below_top,
+    in_unit,
+    label,
+    phrase,
+    translate_reason,
+    translate_value,
+    unit_header,
+)
 from screener.outputs.report import (
+    below_top_key,
     data_dates_text,
     exclusion_counts,
     format_number,
@@ -30,7 +48,8 @@ from screener.outputs.report import (
 )
 
 NULL = "—"
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~<])")
+_ENTITY = re.compile(r"&(?=#?\w+;)")  # an `&` that would start an entity such as `&amp;`
 _NEWLINES = re.compile(r"\r\n|\r|\n|\t")
 _ORDERED = re.compile(r"^(\d+)([.)])")
 
@@ -45,24 +64,28 @@ text = phrase  # fixed phrases of the export in its language (screener.outputs.l
 
 
 def escape(value: str) -> str:
-    """Text made safe for a Markdown table cell and for inline HTML: `& < >` become entities,
-    Markdown punctuation (backslash, backtick, `* _ [ ] | ~`) is backslash-escaped, and line
-    breaks and tabs become spaces. Empty text stays empty."""
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text made safe for a Markdown table cell and against inline HTML, with Markdown's own
+    backslash escapes only (no HTML entities): backslash, backtick, `* _ [ ] | ~ <` and an `&`
+    that would start an entity are backslash-escaped, so no tag, link or entity can form; `>`
+    and other text stay as written ("a -> b"); line breaks and tabs become spaces. Empty text
+    stays empty."""
     value = _MD_SPECIAL.sub(r"\\\1", value)
+    value = _ENTITY.sub(r"\\&", value)
     return _NEWLINES.sub(" ", value)
 
 
-def format_value(value, column: str) -> str:
+def format_value(value, column: str, lang: str = "en", unit: tuple[float, str] | None = None) -> str:
     """A cell's text: null, NaN and inf -> "—"; score and components 3 decimals; growth and
-    revision ratios as percentages; P/E and PEG 1 decimal; EPS 3 decimals; market cap with
-    thousands separators; lists joined with "; "; text escaped."""
+    revision ratios as percentages; P/E and PEG 1 decimal; EPS 3 decimals; a money column in
+    `unit` (亿/万, two decimals) when given; closed-set values and yes/no in `lang`; lists
+    joined with "; "; text escaped."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return NULL
+    value = translate_value(column, value, lang)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
-        return format_number(value, column)
+        return in_unit(value, unit) if unit else format_number(value, column)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
@@ -75,7 +98,7 @@ def format_value(value, column: str) -> str:
 def paragraph(value: str) -> str:
     """`escape`d text that also cannot open a heading, list or quote when it starts a line."""
     out = escape(value)
-    if out[:1] in ("#", "-", "+", "="):
+    if out[:1] in ("#", "-", "+", "=", ">"):
         return "\\" + out
     return _ORDERED.sub(r"\1\\\2", out)
 
@@ -92,9 +115,12 @@ def table(headers: list[str], rows: list[list[str]], numeric: list[bool] | None 
 def watchlist_lines(ctx) -> list[str]:
     """The ranked table; for an empty watchlist, the header and a line saying nothing passed."""
     frame = watchlist_table(ctx.result)
+    lang = ctx.lang
     columns = [c for c in frame.columns if c not in _OMITTED]
-    headers = [escape(label(c, ctx.lang)) for c in columns]
-    rows = [[escape(reason_shown(r[c], r["pinned"])) if c == "reason" else format_value(r[c], c) for c in columns]
+    units = {c: amount_unit(frame[c].to_list(), lang) for c in columns if c in AMOUNT_COLUMNS}
+    headers = [escape(unit_header(label(c, lang), units.get(c))) for c in columns]
+    rows = [[escape(reason_shown(translate_reason(r[c], lang), r["pinned"])) if c == "reason"
+             else format_value(r[c], c, lang, units.get(c)) for c in columns]
             for r in frame.iter_rows(named=True)]
     lines = table(headers, rows, [frame.schema[c].is_numeric() for c in columns])
     if not rows:
@@ -106,15 +132,33 @@ def excluded_line(ctx) -> str:
     """"Excluded: rated 10, growing 7 (22 members, 9 passed, 9 shown)"; "none" when nothing was."""
     result = ctx.result
     counts = exclusion_counts(result)
-    parts = ", ".join(f"{escape(name)} {n}" for name, n in counts.items()) or text("none", ctx.lang)
+    lang = ctx.lang
+    sep = "，" if lang == "zh" else ", "
+    between = "：" if lang == "zh" else " "  # "未进前 3：5", not "未进前 3 5"
+    parts = sep.join(f"{escape(_bucket(name, result.screen, lang))}{between}{n}" for name, n in counts.items()) \
+        or text("none", lang)
     passed = int(result.frame["_passed"].sum())
     return (f"**{text('Excluded', ctx.lang)}:** {parts} ({result.frame.height} {text('members', ctx.lang)}, "
             f"{passed} {text('passed', ctx.lang)}, {result.included.height} {text('shown', ctx.lang)})")
 
 
+def _bucket(name: str, screen, lang: str) -> str:
+    """An `exclusion_counts` key as shown: a filter's name as written; "unlisted", "pin" and the
+    "below top" bucket in `lang` ("未上市", "人工排除", "未进前 3")."""
+    if lang != "zh":
+        return name
+    if name == below_top_key(screen):
+        return below_top(screen.top, getattr(screen, "per", None), lang)
+    return text(name, lang) if name in ("unlisted", "pin") else name
+
+
 def _rank_move(before, after) -> str:
-    """"3 → 1", "— → 2" (entered), "4 → —" (left)."""
-    return f"{NULL if before is None else before} → {NULL if after is None else after}"
+    """"3 → 1 ▲", "4 → 6 ▼", "— → 2" (entered), "4 → —" (left): Markdown has no colour, so a
+    rank that changed carries ▲ (up) or ▼ (down)."""
+    arrow = ""
+    if isinstance(before, int) and isinstance(after, int) and before != after:
+        arrow = " ▲" if after < before else " ▼"
+    return f"{NULL if before is None else before} → {NULL if after is None else after}{arrow}"
 
 
 def changes_lines(ctx) -> list[str]:
@@ -123,12 +167,15 @@ def changes_lines(ctx) -> list[str]:
     if changes is None or changes.empty:
         return []
     lang = ctx.lang
+    def why(e) -> str:
+        return escape(translate_reason(e.get("reason"), lang) or "")
+
     rows = [[text("entered", lang), escape(e["symbol"]), escape(e.get("name") or ""), _rank_move(None, e.get("rank")),
-             escape(e.get("reason") or "")] for e in changes.entered]
+             why(e)] for e in changes.entered]
     rows += [[text("left", lang), escape(e["symbol"]), escape(e.get("name") or ""),
-              _rank_move(e.get("from_rank"), e.get("rank")), escape(e.get("reason") or "")] for e in changes.left]
+              _rank_move(e.get("from_rank"), e.get("rank")), why(e)] for e in changes.left]
     rows += [[text("moved", lang), escape(e["symbol"]), escape(e.get("name") or ""),
-              _rank_move(e.get("from_rank"), e.get("to_rank")), escape(e.get("reason") or "")] for e in changes.moved]
+              _rank_move(e.get("from_rank"), e.get("to_rank")), why(e)] for e in changes.moved]
     headers = [text("change", lang), escape(label("symbol", lang)), escape(label("name", lang)),
                text("rank", lang), text("reason", lang)]
     lines = ["", f"## {text('Changes since the previous run', lang)}", ""]

@@ -16,6 +16,16 @@ Sheets:
   filter (an exclude pin counts as "pin"), warnings, then the full rule text, one line per row.
 - `changes` (only when `ctx.changes` has entries): entered, left and moved securities.
 
+Chinese (`lang = "zh"`): headers, the shown values of closed sets (market, exposure ...), the
+engine's reasons and the changes are in Chinese (`labels.translate_value`,
+`labels.translate_reason`). Money columns (`labels.AMOUNT_COLUMNS`) keep their cells as numbers
+in plain units (144670000000, so sums and sorting work); their number format shows them in 亿 or
+万 (`labels.amount_unit`), the unit in each shown cell. Excel cannot divide by 1e8 in a number
+format (each trailing comma divides by 1000), so the format divides by 1e6 with two commas and
+puts a literal point before the last two digits: `0!.00,,"亿"` shows 144670000000 as "1446.70亿",
+exactly 亿 with two decimals. For 万 the same trick with one comma (`0!.0,"万"`) gives one
+decimal, the most a format can show exactly (two would need a division by 100).
+
 Safety: every text cell goes through `safe.neutralise_formula` and `write_string`, and the
 workbook is opened with `strings_to_formulas/urls/numbers` off, so a name such as
 `=HYPERLINK(...)` is stored as inert text. Numbers stay numbers; null, NaN and infinite values
@@ -29,7 +39,7 @@ import math
 import unicodedata
 from datetime import date, datetime, timezone
 
-from screener.outputs.labels import label, phrase
+from screener.outputs.labels import AMOUNT_COLUMNS, amount_unit, label, phrase, translate_reason, translate_value
 from screener.outputs.report import data_dates_text, exclusion_counts, previous_note, watchlist_table
 from screener.outputs.safe import neutralise_formula
 
@@ -50,6 +60,9 @@ _PREFIX_FORMATS = (
     ("revenue_growth_", "0.0%"), ("net_profit_growth_", "0.0%"), ("pe_", "0.0"), ("peg_", "0.0"), ("ps_", "0.0"),
 )
 DATE_FORMAT = "yyyy-mm-dd"
+
+#: number formats of money columns shown in a Chinese unit (see the module docstring)
+UNIT_FORMATS = {"亿": '0!.00,,"亿"', "万": '0!.0,"万"'}
 
 # Fixed words of the about and changes sheets, in Chinese for `lang = "zh"`.
 
@@ -100,9 +113,10 @@ class Styles:
         self.code = workbook.add_format({"font_name": "Consolas"})
         self.date = workbook.add_format({"num_format": DATE_FORMAT})
 
-    def number(self, column: str):
-        """The format for numbers in `column` (None: Excel's General format)."""
-        fmt = number_format(column)
+    def number(self, column: str, fmt: str | None = None):
+        """The format for numbers in `column` (None: Excel's General format), or for the
+        number format `fmt` when given."""
+        fmt = fmt or number_format(column)
         if fmt is None:
             return None
         if fmt not in self._numbers:
@@ -153,16 +167,16 @@ def column_width(header: str, values, column: str) -> int:
     return max(MIN_WIDTH, min(MAX_WIDTH, widest + 2))
 
 
-def write_cell(sheet, row: int, col: int, value, column: str, styles: Styles) -> None:
+def write_cell(sheet, row: int, col: int, value, column: str, styles: Styles, fmt: str | None = None) -> None:
     """One cell by its Python type: null/NaN/inf -> nothing written (an empty cell); bool ->
-    boolean; number -> number with the column's format; date -> real Excel date; aware datetime
-    -> ISO text; list -> items joined with "; "; anything else -> neutralised text."""
+    boolean; number -> number with the column's format (or `fmt`); date -> real Excel date;
+    aware datetime -> ISO text; list -> items joined with "; "; anything else -> neutralised text."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return
     if isinstance(value, bool):
         sheet.write_boolean(row, col, value)
     elif isinstance(value, (int, float)):
-        sheet.write_number(row, col, value, styles.number(column))
+        sheet.write_number(row, col, value, styles.number(column, fmt))
     elif isinstance(value, datetime) and value.tzinfo is not None:
         sheet.write_string(row, col, value.isoformat())
     elif isinstance(value, (date, datetime)):
@@ -175,18 +189,35 @@ def write_cell(sheet, row: int, col: int, value, column: str, styles: Styles) ->
 
 def write_table(sheet, columns: list[str], rows: list[dict], ctx, styles: Styles) -> None:
     """A header row (labels in ctx.lang) and one row per dict, with frozen header, autofilter and
-    fitted widths. No rows gives the header alone, still filterable."""
-    headers = [_header(c, ctx.lang) for c in columns]
+    fitted widths. No rows gives the header alone, still filterable. In Chinese, text values of
+    closed sets and reasons are translated and money columns get a 亿/万 number format (cells stay
+    plain numbers)."""
+    lang = ctx.lang
+    units = {c: amount_unit([r.get(c) for r in rows], lang) for c in columns if c in AMOUNT_COLUMNS}
+    formats = {c: UNIT_FORMATS[u[1]] for c, u in units.items() if u}
+    headers = [_header(c, lang) for c in columns]
     for j, h in enumerate(headers):
         sheet.write_string(0, j, neutralise_formula(h), styles.header)
     for i, r in enumerate(rows, start=1):
         for j, c in enumerate(columns):
-            write_cell(sheet, i, j, r.get(c), c, styles)
+            write_cell(sheet, i, j, shown_value(r.get(c), c, lang), c, styles, formats.get(c))
     for j, c in enumerate(columns):
-        sheet.set_column(j, j, column_width(headers[j], (r.get(c) for r in rows), c))
+        values = (f"{r.get(c) / units[c][0]:.2f}{units[c][1]}" if units.get(c) and isinstance(r.get(c), (int, float))
+                  else shown_value(r.get(c), c, lang) for r in rows)
+        sheet.set_column(j, j, column_width(headers[j], values, c))
     sheet.freeze_panes(1, 0)
     if columns:
         sheet.autofilter(0, 0, len(rows), len(columns) - 1)
+
+
+def shown_value(value, column: str, lang: str):
+    """A text value as the workbook shows it in `lang`: reasons translated by pattern, closed
+    sets (market, exposure) translated; numbers, booleans and other text unchanged."""
+    if lang != "zh" or not isinstance(value, str):
+        return value
+    if column == "reason":
+        return translate_reason(value, lang)
+    return translate_value(column, value, lang)
 
 
 def _header(column: str, lang: str) -> str:
