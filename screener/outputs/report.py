@@ -23,6 +23,9 @@ from screener.engine.values import plain
 from screener.engine.screen import KEY_FIELDS, ScreenResult, data_dates
 
 
+#: fields that are counts: the engine carries them as floats, every output shows them as integers
+INTEGER_FIELDS = ("analysts",)
+
 #: identity columns every watchlist row has anyway (never repeated as a shown field)
 _IDENTITY = ("symbol", "name", "themes", "exposure")
 
@@ -81,12 +84,13 @@ def watchlist_table(result: ScreenResult) -> pl.DataFrame:
     """The included rows in output order: rank (null for a pinned row without a score),
     `group_rank` (with `per`), identity, score, normalised components, fields, how the row got
     in (`pinned`, `pin_reason`; `kept` with `keep`; `reason` with `keep` or pins), dates, the
-    data notice and, for a buffered rule, `previous_watchlist` (which P it compared against)."""
+    data notice and, for a buffered rule, `previous_watchlist` (which P it compared against).
+    Counts (`rank`, `group_rank`, `INTEGER_FIELDS`) are Int64; other numbers stay Float64."""
     screen = result.screen
     inc = result.included
     comps = [pl.col(result.norm_col(i)).alias(f"score_{s.name}") for i, s in enumerate(screen.scores)]
-    fields = [pl.col(f).cast(pl.String) if f == "esg_rating" else pl.col(f) for f in shown_fields(result)
-              if f not in ("currency", "close")]
+    fields = [pl.col(f).cast(pl.String) if f == "esg_rating" else pl.col(f).cast(pl.Int64) if f in INTEGER_FIELDS
+              else pl.col(f) for f in shown_fields(result) if f not in ("currency", "close")]
     ranks = [pl.col("rank")]
     if getattr(screen, "per", None):
         ranks.append(pl.col("group_rank"))
