@@ -19,6 +19,7 @@ __all__ = [
     "load_rule",
     "load_snapshot",
     "run_screen",
+    "screen",
 ]
 
 _WHERE = {
@@ -34,6 +35,7 @@ _WHERE = {
     "explain": "screener.api",
     "load_snapshot": "screener.data.snapshot",
     "backtest": "screener.notebook",
+    "screen": "screener.notebook",
 }
 
 

@@ -359,17 +359,41 @@ def write_backtest(config: Config, results, formats, out_dir: Path | None = None
 
 
 def history_runs(config: Config, rule: str, out_dir: Path | None = None):
-    """The recorded runs of a rule (a file path or a name in rules/), oldest first."""
+    """The recorded runs of a rule (a file path or a name in rules/), oldest first; [] for a
+    known rule with no run yet. A rule with neither a recorded run nor a rule file is a mistake:
+    `InputError` with did-you-mean (`known_rule`)."""
     from screener.outputs.history import History
 
-    return History(Path(out_dir) if out_dir else config.out_dir).runs(_stem(rule))
+    history = History(Path(out_dir) if out_dir else config.out_dir)
+    runs = history.runs(_stem(rule))
+    if not runs:
+        known_rule(config, rule)
+    return runs
 
 
 def history_diff(config: Config, rule: str, before: int | None = None, after: int | None = None,
                  out_dir: Path | None = None):
+    """What entered, left and moved between two runs of a rule (`History.diff`); an unknown rule
+    raises like `history_runs`."""
     from screener.outputs.history import History
 
-    return History(Path(out_dir) if out_dir else config.out_dir).diff(_stem(rule), before, after)
+    history = History(Path(out_dir) if out_dir else config.out_dir)
+    if not history.runs(_stem(rule)):
+        known_rule(config, rule)
+    return history.diff(_stem(rule), before, after)
+
+
+def known_rule(config: Config, rule: str) -> None:
+    """Raise `InputError` unless `rule` names a rule file: a path that exists or a file in
+    rules/ (the history callers ask this only when the rule has no recorded run: a rule whose
+    file was deleted keeps its history). The hint is the nearest rule name in rules/."""
+    stem = _stem(rule)
+    if Path(rule).is_file() or (config.rules_dir / f"{stem}.toml").is_file():
+        return
+    names = sorted(p.stem for p in config.rules_dir.glob("*.toml")) if config.rules_dir.is_dir() else []
+    hint = suggestion(stem, names, "rule") if names else f"no rule files in {config.display(config.rules_dir)}"
+    raise InputError([Problem("unknown-rule", f"no rule `{rule}`: no recorded runs and no rule file "
+                              f"{config.display(config.rules_dir / f'{stem}.toml')}", hint=hint)])
 
 
 def _stem(rule: str) -> str:
@@ -379,8 +403,13 @@ def _stem(rule: str) -> str:
 
 def refresh_data(config: Config, into: Path, as_of: date, provider: str | None = None,
                  universes: list[str] | None = None):
-    """Fetch live data for the listed members of the universes (all by default) into `into`."""
+    """Fetch live data for the listed members of the universes (all by default) into `into`.
+
+    Returns the `RefreshReport`: a provider that is offline, blocked or fails is one line of its
+    `errors`, and the others still run. Raises `InputError` (nothing fetched) when the live-data
+    extra is not installed, with the install command as the hint."""
     from screener.data.snapshot import load_universe
+    from screener.data.providers.base import INSTALL_HINT
     from screener.data.providers.refresh import refresh
 
     names = universes or known_universes(config)
@@ -394,7 +423,14 @@ def refresh_data(config: Config, into: Path, as_of: date, provider: str | None =
         for sym in u.filter(u["listed"])["symbol"].to_list():
             if sym not in symbols:
                 symbols.append(sym)
-    return refresh(config, symbols, provider=provider, into=into, as_of=as_of)
+    report = refresh(config, symbols, provider=provider, into=into, as_of=as_of)
+    if report.unavailable:
+        missing = " and ".join(report.unavailable)
+        raise InputError([Problem("live-extra-missing",
+                                  f"{missing} {'is' if len(report.unavailable) == 1 else 'are'} not installed: "
+                                  "`screener data refresh` needs the live-data extra (nothing was fetched)",
+                                  hint=f"install it: {INSTALL_HINT}")])
+    return report
 
 
 def __getattr__(name: str):

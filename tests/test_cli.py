@@ -389,7 +389,7 @@ def test_public_surface_is_deliberate():
 
     assert sorted(screener.__all__) == [
         "Config", "InputError", "Problem", "Screen", "ScreenResult", "backtest", "check_rules", "explain",
-        "load_config", "load_rule", "load_snapshot", "run_screen",
+        "load_config", "load_rule", "load_snapshot", "run_screen", "screen",
     ]
     for name in screener.__all__:
         assert getattr(screener, name) is not None

@@ -508,3 +508,142 @@ def test_refresh_keeps_a_parquet_file_parquet_and_a_bom_csv_bommed(tmp_path):
     first = files(folder)
     refresh(None, ["603019.SH"], provider="akshare", into=folder, as_of=D1, providers=providers())
     assert files(folder) == first
+
+
+# -- without the live extra, offline, blocked ------------------------------------------------------
+
+
+URLLIB3_TEXT = ("HTTPSConnectionPool(host='datacenter-web.eastmoney.com', port=443): Max retries exceeded with url: "
+                "/api/data/v1/get?reportName=RPT (Caused by NewConnectionError('<urllib3.connection.HTTPSConnection "
+                "object at 0x7f3a2c1d9f10>: Failed to establish a new connection: [Errno -3] Temporary failure in "
+                "name resolution'))")
+
+
+class Offline:
+    """A transport on a machine with no network: every call fails as `requests` does."""
+
+    def __init__(self, error=None):
+        self.error = error or (lambda: ConnectionError(URLLIB3_TEXT))
+        self.calls = 0
+
+    def call(self, name, **kwargs):
+        self.calls += 1
+        raise self.error()
+
+
+def refresh_project(tmp_path, universe: str = "symbol,name,exposure,listed\n603019.SH,中科曙光,core,true\n"
+                    "0020.HK,商汤,core,true\nIONQ.US,IonQ,pure,true\n") -> Path:
+    (tmp_path / "universes").mkdir()
+    (tmp_path / "universes" / "mix.csv").write_text(universe, encoding="utf-8")
+    (tmp_path / "config.toml").write_text('[paths]\nuniverses = "universes"\ndata = "snap"\nrules = "rules"\n',
+                                          encoding="utf-8")
+    return tmp_path
+
+
+def test_refresh_without_the_live_extra_exits_2_with_the_install_command(tmp_path, cli, monkeypatch):
+    import sys
+
+    refresh_project(tmp_path)
+    for package in ("akshare", "yfinance"):
+        monkeypatch.setitem(sys.modules, package, None)  # `import akshare` raises ImportError
+    done = cli(tmp_path, "data", "refresh", "--as-of", "2026-06-30")
+    assert done.exit_code == 2 and done.stdout == ""
+    assert "akshare and yfinance are not installed" in done.stderr and INSTALL_HINT in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "snap").exists()  # nothing fetched or written
+    done = cli(tmp_path, "data", "refresh", "--provider", "yfinance", "--json")
+    assert done.exit_code == 2 and done.stdout == "" and "yfinance is not installed" in done.stderr
+
+
+def test_one_missing_package_stops_the_refresh_before_any_fetch(tmp_path):
+    folder = snapshot(tmp_path)
+    before = files(folder)
+    online = YfFake(yf_responses())
+
+    def no_akshare():
+        raise ImportError("No module named 'akshare'")
+
+    report = refresh(None, UNIVERSE, provider=None, into=folder, as_of=D1,
+                     providers={"akshare": AkshareProvider(transport_factory=no_akshare), "yfinance": yfinance(online)})
+    assert report.unavailable == ["akshare"] and online.calls == [] and files(folder) == before
+    assert report.errors == [f"akshare: akshare is not installed; install the live-data extras: {INSTALL_HINT}"]
+
+
+def test_offline_providers_say_so_in_one_clean_line_each(tmp_path, cli, monkeypatch):
+    import re
+
+    from screener.data.providers import refresh as refresh_module
+
+    refresh_project(tmp_path)
+    ak_down, yf_down = Offline(), Offline(lambda: TimeoutError("yfinance.Ticker('IONQ').info gave no answer within 60 s"))
+    monkeypatch.setattr(refresh_module, "default_providers", lambda: {
+        "akshare": AkshareProvider(ak_down, rate=0, sleep=lambda s: None),
+        "yfinance": YfinanceProvider(yf_down, rate=0, sleep=lambda s: None)})
+    done = cli(tmp_path, "data", "refresh", "--as-of", "2026-06-30")
+    assert done.exit_code == 1 and ak_down.calls == 3 and yf_down.calls == 3  # retried, then given up
+    lines = done.stderr.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["error", "error"]  # one line per provider, nothing else
+    ak, yf = lines
+    assert ak.startswith("error: akshare: akshare.stock_profit_forecast_em") and "after 3 attempts" in ak
+    assert ("cannot reach datacenter-web.eastmoney.com: the host name does not resolve "
+            "(offline, or the host is blocked)") in ak
+    assert "HTTPSConnectionPool" not in ak and "object at 0x" not in ak and "Caused by" not in ak
+    assert re.match(r"error: yfinance: yfinance IONQ \w+ failed after 3 attempts: cannot reach the provider: "
+                    r"no answer within 60 s \(offline, blocked, or the host is slow\)$", yf)
+    assert not (tmp_path / "snap").exists() or not any((tmp_path / "snap").glob("*.csv"))
+
+
+@pytest.mark.parametrize("error, said", [
+    (ConnectionError("[Errno 111] Connection refused"), "cannot reach the provider: connection refused"),
+    (OSError("[Errno 101] Network is unreachable"), "network unreachable"),
+    (TimeoutError("HTTPSConnectionPool(host='query2.finance.yahoo.com', port=443): Read timed out. (read timeout=30)"),
+     "cannot reach query2.finance.yahoo.com: timed out"),
+])
+def test_network_errors_are_described_in_words(error, said):
+    from screener.data.providers.base import describe_network_error
+
+    text = describe_network_error(error)
+    assert said in text and "\n" not in text
+    assert describe_network_error(KeyError("年度")) is None  # a changed table is not a network problem
+
+
+def test_a_blocked_provider_names_the_http_status():
+    from screener.data.providers.base import describe_network_error
+
+    class Response:
+        status_code = 403
+
+    class HTTPError(OSError):
+        response = Response()
+
+    error = HTTPError("403 Client Error: Forbidden for url: https://push2.eastmoney.com/api/qt/clist/get?x=1")
+    assert describe_network_error(error) == \
+        "cannot reach push2.eastmoney.com: refused with HTTP 403 (blocked from this network?)"
+
+
+def test_vendor_noise_never_reaches_stderr(capfd, monkeypatch):
+    """The real transport over a stand-in `akshare` module that behaves like the library offline:
+    a progress bar and a print on stderr, a log record, a warning, then the connection error."""
+    import logging
+    import sys
+    import types
+    import warnings
+
+    def stock_esg_hz_sina(**kwargs):
+        print("  0%|          | 0/12 [00:00<?, ?it/s]", file=sys.stderr)
+        print("fetching page 1")
+        logging.getLogger("akshare").error("request failed")
+        logging.getLogger("urllib3.connectionpool").warning("Retrying (Retry(total=2)) after connection broken")
+        warnings.warn("FutureWarning from pandas inside the vendor", FutureWarning)
+        raise ConnectionError(URLLIB3_TEXT)
+
+    fake = types.ModuleType("akshare")
+    fake.stock_esg_hz_sina = stock_esg_hz_sina
+    monkeypatch.setitem(sys.modules, "akshare", fake)
+    provider = AkshareProvider(AkshareTransport(timeout=5), rate=0, sleep=lambda s: None,
+                               esg_tables=(("stock_esg_hz_sina", "华证", "ESG等级", "日期"),))
+    with pytest.raises(ProviderError) as e:
+        provider.esg(syms("300750.SZ"), D1)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert "the host name does not resolve" in str(e.value) and "\n" not in str(e.value)
+    assert logging.getLogger("urllib3").level == logging.NOTSET  # levels restored after the call

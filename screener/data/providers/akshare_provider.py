@@ -46,7 +46,7 @@ from typing import Any, Callable
 
 from screener.rules.grades import parse_grade
 from screener.data.providers.base import (
-    Fetched, ProviderError, ProviderUnavailable, RateLimiter, call_with_deadline, cents_to_units,
+    Fetched, ProviderError, ProviderUnavailable, RateLimiter, call_with_deadline, quiet, cents_to_units,
     is_blank, is_empty_frame, parse_amount, records, require_columns, to_decimal, to_int, with_retries,
     year_of,
 )
@@ -79,7 +79,8 @@ class AkshareTransport:
 
     def __init__(self, timeout: float | None = 180.0, importer: Callable[[str], Any] = importlib.import_module):
         try:
-            self._ak = importer("akshare")
+            with quiet():  # importing a vendor package may print or warn
+                self._ak = importer("akshare")
         except ImportError:
             raise ProviderUnavailable("akshare") from None
         self.timeout = timeout
@@ -88,7 +89,8 @@ class AkshareTransport:
         fn = getattr(self._ak, name, None)
         if fn is None:
             raise ProviderError(f"akshare has no function {name}: upgrade akshare (pip install -U akshare)")
-        return call_with_deadline(lambda: fn(**kwargs), self.timeout, f"akshare.{name}")
+        with quiet():  # AKShare's progress bars and prints: the refresh reports in its own words
+            return call_with_deadline(lambda: fn(**kwargs), self.timeout, f"akshare.{name}")
 
 
 class AkshareProvider:

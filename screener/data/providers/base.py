@@ -15,6 +15,7 @@ import math
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Protocol
@@ -110,8 +111,103 @@ def with_retries(fn: Callable[[], Any], *, attempts: int = 3, backoff: float = 1
 
 
 def _describe(e: BaseException) -> str:
+    """One short line for an error: network trouble in words (`describe_network_error`), else
+    the exception's class and the first line of its message."""
+    network = describe_network_error(e)
+    if network:
+        return network
     text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+    return f"{type(e).__name__}: {_shorten(text[0])}" if text else type(e).__name__
+
+
+#: what the networking libraries say, in words (the first pattern found in the error's text wins)
+_NETWORK_REASONS: tuple[tuple[str, str], ...] = (
+    (r"name or service not known|temporary failure in name resolution|nodename nor servname|getaddrinfo failed|"
+     r"no address associated|name resolution|could not resolve host|failed to resolve", "the host name does not resolve"),
+    (r"connection refused|actively refused", "connection refused"),
+    (r"network is unreachable|no route to host|host is unreachable", "network unreachable"),
+    (r"proxyerror|tunnel connection failed|unable to connect to proxy", "the proxy refused the connection"),
+    (r"certificate|ssl|tls", "TLS handshake failed (a proxy or firewall in the way?)"),
+    (r"timed out|timeout", "timed out"),
+    (r"connection reset|connection aborted|remote end closed|remotedisconnected|broken pipe", "connection dropped"),
+)
+_HOST = re.compile(r"host='([^']+)'|https?://([^/:\s'\"]+)|Could not resolve host: ([^\s'\"]+)")
+
+
+def describe_network_error(error: BaseException) -> str | None:
+    """A failure to reach a vendor as one plain line ("cannot reach push2.eastmoney.com: the
+    host name does not resolve (offline, or the host is blocked)"), never urllib3's nested text
+    with object addresses; None when `error` (with its causes) is not about the network. A
+    refused or blocked HTTP status (403, 407, 429, 451) counts."""
+    chain, seen = [], set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    text = " ".join(f"{type(x).__name__} {x}" for x in chain)
+    status = next((getattr(getattr(x, "response", None), "status_code", None) for x in chain
+                   if isinstance(getattr(getattr(x, "response", None), "status_code", None), int)), None)
+    host = next((next(g for g in m.groups() if g) for m in [_HOST.search(text)] if m), None)
+    where = f"cannot reach {host}" if host else "cannot reach the provider"
+    if status in (403, 407, 451):
+        return f"{where}: refused with HTTP {status} (blocked from this network?)"
+    if status == 429:
+        return f"{where}: rate-limited (HTTP 429); try again later"
+    networky = any(isinstance(x, (ConnectionError, TimeoutError, http.client.HTTPException)) for x in chain) or \
+        any(n in " ".join(k.__name__.lower() for x in chain for k in type(x).__mro__) for n in _TRANSIENT_NAMES) or \
+        "max retries exceeded" in text.lower()
+    lowered = text.lower()
+    if not networky and any(isinstance(x, OSError) and not isinstance(x, (FileNotFoundError, PermissionError))
+                            for x in chain):  # a socket's own OSError: network only if it says so
+        networky = any(re.search(pattern, lowered) for pattern, _ in _NETWORK_REASONS)
+    if not networky:
+        return None
+    waited = re.search(r"gave no answer within ([\d.]+ s)", text)  # `call_with_deadline`'s own timeout
+    if waited:
+        return f"{where}: no answer within {waited.group(1)} (offline, blocked, or the host is slow)"
+    for pattern, reason in _NETWORK_REASONS:
+        if re.search(pattern, lowered):
+            return f"{where}: {reason} (offline, or the host is blocked)"
+    return f"{where}: {_shorten(str(error).splitlines()[0]) if str(error).strip() else type(error).__name__} " \
+           "(offline, or the host is blocked)"
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    """Text without object addresses (`<... object at 0x7f...>`), cut at `limit` characters."""
+    text = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>", "", text).strip()
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+#: loggers of the vendor libraries and their HTTP stacks, silenced while a vendor call runs
+_NOISY_LOGGERS = ("yfinance", "akshare", "urllib3", "requests", "curl_cffi", "peewee", "py_mini_racer")
+
+
+@contextmanager
+def quiet():
+    """Run a vendor call without its noise: progress bars and prints (AKShare's tqdm bars write
+    to stderr), log records of the vendor libraries, and warnings. What went wrong still
+    reaches us as an exception, which the refresh reports in one line per provider.
+
+    Standard streams are swapped process-wide, so use it around the call in the calling thread
+    (not inside a worker thread that may outlive it)."""
+    import contextlib
+    import io
+    import logging
+    import warnings
+
+    loggers = [logging.getLogger(n) for n in _NOISY_LOGGERS]
+    saved = [(lg, lg.level) for lg in loggers]
+    sink = io.StringIO()
+    try:
+        for lg in loggers:  # a level above CRITICAL also silences their children (NOTSET inherits it)
+            lg.setLevel(logging.CRITICAL + 1)
+        with warnings.catch_warnings(), contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in saved:
+            lg.setLevel(level)
 
 
 class RateLimiter:

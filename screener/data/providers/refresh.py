@@ -14,9 +14,12 @@ into `<into>/<kind>.csv`:
 * each file is written atomically (`atomic.write_bytes`); an existing Parquet file is merged and
   written back as Parquet, a CSV keeps its byte-order mark if it had one.
 
-A provider that fails (`ProviderError`: network down after retries, a table whose shape changed;
-`ProviderUnavailable`: the package is not installed) leaves every file it would have written
-untouched; its error is reported and the other providers still run.
+A provider that fails (`ProviderError`: network down after retries, a table whose shape changed)
+leaves every file it would have written untouched; its error is reported in one line and the
+other providers still run. Before anything is fetched, each provider's package is imported: when
+one is missing (`ProviderUnavailable`, the live extra is not installed) nothing is fetched, and
+the report lists the packages in `unavailable` (`screener data refresh` then exits 2 with the
+install command).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class RefreshReport:
     missing: dict[str, list[str]]      # kind -> symbols the providers had nothing for
     errors: list[str]                  # one line per failed provider
     warnings: list[str] = field(default_factory=list)  # notes: skipped rows, assumptions
+    unavailable: list[str] = field(default_factory=list)  # packages of the live extra that are missing
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,6 +106,8 @@ def refresh(config, symbols: list[str], *, provider: str | None, into: Path, as_
     warnings: list[str] = []
     names = [provider] if provider is not None else [n for n in PROVIDER_NAMES if n in ROUTES]
     covered: set = set()
+    work: list[tuple[str, Any, dict[str, list]]] = []
+    unavailable: list[str] = []
     for name in names:
         if name not in available:
             if any(s.market in ms for ms in ROUTES.get(name, {}).values() for s in parsed) or provider:
@@ -115,6 +121,20 @@ def refresh(config, symbols: list[str], *, provider: str | None, into: Path, as_
         try:
             prov = available[name]
             prov = prov() if isinstance(prov, type) or (callable(prov) and not hasattr(prov, "name")) else prov
+            _check_installed(prov)
+        except ProviderUnavailable as e:
+            errors.append(f"{name}: {e}")
+            unavailable.append(e.package)
+            continue
+        except ProviderError as e:
+            errors.append(f"{name}: {e}")
+            continue
+        work.append((name, prov, plan))
+    if unavailable:  # the live extra is missing: fetch nothing rather than half a refresh
+        return RefreshReport(provider=provider or "auto", into=str(into), as_of=as_of.isoformat(), written={},
+                             missing={}, errors=errors, warnings=warnings, unavailable=unavailable)
+    for name, prov, plan in work:
+        try:
             fetched: dict[str, Fetched] = {}
             for kind, syms in plan.items():
                 if syms:
@@ -138,6 +158,14 @@ def refresh(config, symbols: list[str], *, provider: str | None, into: Path, as_
     return RefreshReport(provider=provider or "auto", into=str(into), as_of=as_of.isoformat(),
                          written=written, missing={k: sorted(v) for k, v in missing.items()},
                          errors=errors, warnings=warnings)
+
+
+def _check_installed(prov) -> None:
+    """Raise `ProviderUnavailable` now, before anything is fetched, when the package behind a
+    provider cannot be imported (a provider makes its transport on first use: make it here)."""
+    transport = getattr(prov, "transport", None)
+    if callable(transport):
+        transport()
 
 
 def _plan(name: str, prov, named: bool, symbols: list) -> dict[str, list]:

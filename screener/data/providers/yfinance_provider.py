@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from screener.data.providers.base import (
-    Fetched, ProviderError, ProviderUnavailable, RateLimiter, call_with_deadline, is_blank, is_empty_frame,
+    Fetched, ProviderError, ProviderUnavailable, RateLimiter, call_with_deadline, quiet, is_blank, is_empty_frame,
     to_decimal, to_int, with_retries,
 )
 from screener.data.symbols import Symbol, SymbolError
@@ -45,7 +45,8 @@ class YfinanceTransport:
 
     def __init__(self, timeout: float | None = 60.0, importer: Callable[[str], Any] = importlib.import_module):
         try:
-            self._yf = importer("yfinance")
+            with quiet():  # importing a vendor package may print or warn
+                self._yf = importer("yfinance")
         except ImportError:
             raise ProviderUnavailable("yfinance") from None
         self.timeout = timeout
@@ -60,7 +61,8 @@ class YfinanceTransport:
             value = getattr(t, name)
             return value(**kwargs) if callable(value) else value
 
-        return call_with_deadline(get, self.timeout, f"yfinance.Ticker({ticker!r}).{name}")
+        with quiet():  # yfinance logs failures to stderr itself: the refresh reports in its own words
+            return call_with_deadline(get, self.timeout, f"yfinance.Ticker({ticker!r}).{name}")
 
 
 class YfinanceProvider:
