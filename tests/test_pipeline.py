@@ -364,3 +364,20 @@ def test_an_unreadable_history_is_moved_aside_and_the_run_stops(buffered, cli):
         r = cli(buffered, *args)
         assert r.exit_code == 2 and "the run history is not readable" in r.stderr, args
     assert (out / "history.sqlite").read_bytes() == junk and len(list(out.glob("history.sqlite.unreadable-*"))) == 1
+
+
+def test_a_history_file_created_but_not_yet_given_its_tables_reads_as_no_runs(tmp_path):
+    """Two first runs at once: one process has created history.sqlite and not yet committed its
+    tables when the other reads it. The reader must see "no runs yet", not fail."""
+    import sqlite3
+    from datetime import date
+
+    from screener.outputs.history import History
+
+    sqlite3.connect(tmp_path / "history.sqlite").close()  # an empty database file, no tables
+    h = History(tmp_path)
+    assert h.previous("rule", date(2026, 11, 20)) is None
+    assert h.at_or_before("rule", date(2026, 11, 20)) is None
+    assert h.runs("rule") == []
+    h.set_aside_if_unreadable()  # nothing to move aside
+    assert (tmp_path / "history.sqlite").exists()

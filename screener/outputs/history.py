@@ -201,7 +201,15 @@ class History:
                 con.execute("PRAGMA synchronous=FULL")
             if con.execute("PRAGMA user_version").fetchone()[0] < HISTORY_SCHEMA:
                 # a writer migrates the file; a reader reads it as it is and writes nothing
-                _migrate(con) if create else _read_as_current(con)
+                if create:
+                    _migrate(con)
+                elif not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone():
+                    # a file another process has just created and not yet given its tables (or an
+                    # empty one): no run is recorded in it yet
+                    con.close()
+                    raise FileNotFoundError(self.path)
+                else:
+                    _read_as_current(con)
         except sqlite3.DatabaseError as e:
             con.close()
             if isinstance(e, sqlite3.OperationalError):  # the file may be fine: permissions, a full disk, a lock
@@ -223,6 +231,8 @@ class History:
             return
         try:
             self._connect(create=False).close()
+        except FileNotFoundError:
+            return
         except UnreadableHistory as e:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}")
