@@ -302,6 +302,8 @@ def test_stale_data_warnings_are_logged_and_kept_in_the_status(sample, caplog, c
     assert state["last_warnings"] and "esg_compute_leaders.toml: the newest price data" in state["last_warnings"][0]
     status = json.loads(cli(sample, "schedule", "--status", "--json").stdout)
     assert status["jobs"]["leaders"]["last_warnings"] == state["last_warnings"]
+    text = cli(sample, "schedule", "--status").stdout
+    assert f"leaders: warning: {state['last_warnings'][0]}" in " ".join(text.split())
     # a fresh run clears them
     d.run_job("leaders", datetime(2026, 11, 26, 16, 30, tzinfo=SH))
     assert d.status.read()["jobs"]["leaders"]["last_warnings"] == []

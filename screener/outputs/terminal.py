@@ -573,3 +573,6 @@ def print_status(data: dict, path: str) -> None:
         t.add_row(name, j.get("last_slot") or "—", j.get("last_outcome") or "—", str(j.get("last_rows", "—")),
                   j.get("last_success") or "—", j.get("next_run") or "—", (j.get("last_error") or "")[:80])
     con.print(t)
+    for name, j in sorted(jobs.items()):
+        for w in j.get("last_warnings") or []:
+            con.print(Text(f"{name}: warning: {w}"))
