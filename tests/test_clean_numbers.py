@@ -56,6 +56,11 @@ def test_counts_are_integers_in_csv_and_parquet(exports):
     assert frame.schema["analysts"] == pl.Int64 and frame.schema["rank"] == pl.Int64
     assert frame.schema["group_rank"] == pl.Int64
     assert [str(v) for v in frame["analysts"]] == [r["analysts"] for r in table]
+    import json
+
+    payload = json.loads((exports / "en" / "counts" / "latest.json").read_text(encoding="utf-8"))
+    assert [r["analysts"] for r in payload["rows"]] == [int(r["analysts"]) for r in table]
+    assert all(isinstance(r["analysts"], int) for r in payload["rows"])
 
 
 def test_computed_floats_in_csv_are_rounded_and_shortest_while_parquet_keeps_float64(exports):

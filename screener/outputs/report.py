@@ -140,7 +140,12 @@ def result_payload(result: ScreenResult, generated_at: datetime | None = None, f
                     "components": {s.name: plain(r[result.norm_col(i)]) for i, s in enumerate(screen.scores)},
                     "raw": {s.name: plain(r[result.raw_col(i)]) for i, s in enumerate(screen.scores)}})
         for f in fields:
-            row[f] = plain(r[f] if f != "esg_rating" or r[f] is None else str(r[f]))
+            value = r[f]
+            if value is not None and f == "esg_rating":
+                value = str(value)
+            elif value is not None and f in INTEGER_FIELDS:
+                value = int(value)
+            row[f] = plain(value)
         row.setdefault("close", plain(r["close"]))
         row.setdefault("currency", r["currency"])
         row["pinned"] = bool(r["pinned"])
