@@ -174,7 +174,7 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, wide, as_json, con
 
         for p in published:
             if p.result is not None:
-                print_result(p.result, p if not no_export else None, wide=wide)
+                print_result(p.result, p if not no_export else None, wide=wide, lang=lang or config.lang)
     for p in published:
         for w in (p.result.warnings if p.result is not None else ()):
             click.echo(f"warning: {w}", err=True)
@@ -578,8 +578,8 @@ def schedule(ctx, list_, from_, count, run_now, status, log_file, log_format, as
 
             print_status(data, config.display(config.out_dir / scheduler.STATUS_FILE))
         return
-    scheduler.setup_logging(log_file, log_format)
     daemon = scheduler.Daemon(Path(config.path))
+    scheduler.setup_logging(log_file, log_format, daemon.zone_of)
     if run_now:
         if run_now not in daemon.jobs:
             from screener.problems import InputError, Problem, suggestion

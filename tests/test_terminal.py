@@ -246,3 +246,15 @@ def test_history_runs_print_dates_and_digests_whole(sample, cli, monkeypatch):
                 assert key in hidden or _whole(cell, line), (key, line)
         assert "…" not in out
         assert hidden == [] or "--json shows" in out  # history has no --wide; its JSON has every column
+
+
+def test_zh_terminal_table_has_chinese_headers_values_and_units(sample, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    r = cli(sample, "run", "esg_reporters_by_market", "--no-export", "--lang", "zh")
+    assert r.exit_code == 0, r.output
+    header = next(line for line in r.stdout.splitlines() if "代码" in line)
+    assert "名称" in header and "综合得分" in header and "营业收入(FY1一致预期)（亿）" in header
+    hik = next(line for line in r.stdout.splitlines() if "002415.SZ" in line)
+    assert "A股" in hik.split() and "1124.56" in hik.split()  # revenue 112,456,314,569 yuan in 亿
+    en = cli(sample, "run", "esg_reporters_by_market", "--no-export").stdout
+    assert "代码" not in en and "A股" not in en

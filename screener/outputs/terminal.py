@@ -306,10 +306,14 @@ def _rule_reads(screen, f: str) -> bool:
     return (any(f in flt.fields for flt in screen.filters) or f in getattr(screen, "columns", ()) or f == per)
 
 
-def print_result(result, published=None, wide: bool = False) -> None:
+def print_result(result, published=None, wide: bool = False, lang: str = "en") -> None:
     """The ranked watchlist as a table that fits the terminal (`fit`); `wide` shows every column.
     Priority when room is short: rank, symbol, name, score, the components, the rule's fields,
-    then the rest (themes, reasons, key fields)."""
+    then the rest (themes, reasons, key fields). `lang = "zh"`: Chinese headers, values of closed
+    sets, reasons, and money columns in 亿/万 (the unit in the header)."""
+    from screener.outputs.labels import AMOUNT_COLUMNS, amount_unit, in_unit, label, translate_reason, \
+        translate_value, unit_header
+
     from screener.outputs.report import exclusion_counts
 
     import polars as pl
@@ -327,24 +331,35 @@ def print_result(result, published=None, wide: bool = False) -> None:
         reasons = dict(zip(why["symbol"].to_list(), why["reason"].to_list()))
     rows = list(inc.head(MAX_ROWS_SHOWN).iter_rows(named=True))
     own, rest = _field_groups(result)
+    zh = lang == "zh"
     cols = [Col("#", [_rank(r["rank"]) for r in rows], 0, "right", keep=True)]
     if per:
-        cols.append(Col(f"# in {per}", [_rank(r["group_rank"]) for r in rows], 1, "right"))
-    cols.append(Col("symbol", [r["symbol"] for r in rows], 0, keep=True))
-    cols.append(Col("name", [r["name"] or "" for r in rows], 3, free=True))
+        cols.append(Col(f"{label('group_rank', lang)}" if zh else f"# in {per}",
+                        [_rank(r["group_rank"]) for r in rows], 1, "right"))
+    cols.append(Col(label("symbol", lang), [r["symbol"] for r in rows], 0, keep=True))
+    cols.append(Col(label("name", lang), [r["name"] or "" for r in rows], 3, free=True))
     if len(screen.universes) > 1:
-        cols.append(Col("themes", [", ".join(r["themes"]) for r in rows], 7, free=True))
-    cols.append(Col("score", ["—" if r["score"] is None else f"{r['score']:.3f}" for r in rows], 4, "right"))
+        cols.append(Col(label("themes", lang), [", ".join(r["themes"]) for r in rows], 7, free=True))
+    cols.append(Col(label("score", lang), ["—" if r["score"] is None else f"{r['score']:.3f}" for r in rows], 4,
+                    "right"))
     for i, s in enumerate(screen.scores):  # components: name over how it was normalised
         col = result.norm_col(i)
         cols.append(Col(f"{s.name} ({_NORM_LABEL[s.normalize]})",
                         ["—" if r[col] is None else f"{r[col]:.2f}" for r in rows], 5, "right",
                         style="cyan"))
     for f in own + rest:
-        cols.append(Col(f, [_cell(f, r) for r in rows], 6 if f in own else 8, "right"))
+        unit = amount_unit([r[f] for r in rows], lang) if f in AMOUNT_COLUMNS else None
+        if unit:
+            cells = ["—" if r[f] is None else in_unit(r[f], unit) for r in rows]
+        elif zh:
+            cells = [_cell(f, {**r, f: translate_value(f, r[f], lang)}) for r in rows]
+        else:
+            cells = [_cell(f, r) for r in rows]
+        cols.append(Col(unit_header(label(f, lang), unit), cells, 6 if f in own else 8, "right"))
     if reasons:
-        cols.append(Col("why in", [Text(reason_shown(reasons.get(r["symbol"]), r["pinned"])) for r in rows], 7,
-                        free=True, least=12))
+        cols.append(Col(label("reason", lang) if zh else "why in",
+                        [Text(reason_shown(translate_reason(reasons.get(r["symbol"]), lang), r["pinned"]))
+                         for r in rows], 7, free=True, least=12))
     print_fitted(con, cols, wide=wide, title=_title(result))
     if inc.height > MAX_ROWS_SHOWN:
         con.print(Text(f"… and {inc.height - MAX_ROWS_SHOWN} more: the exports hold every row "
