@@ -286,15 +286,16 @@ def check_data(config: Config, folder: Path | None = None) -> dict[str, list[Pro
 
 def publish(config: Config, screens: list[Screen], as_of: date, formats: list[str] | tuple[str, ...] = (),
             out_dir: Path | None = None, lang: str | None = None, snapshot=None, write: bool = True,
-            on_wait=None, clock=None) -> list[Published]:
+            on_wait=None, clock=None, tz: str | None = None) -> list[Published]:
     """Screen each rule as of `as_of` and publish it: P from the history, the screen, the changes,
     dated exports, the history, `latest.*` (`screener.pipeline.run_and_publish`, the one sequence
     `screener run` and the scheduler share). `write=False` screens only (P read, nothing written).
-    Failures to write are in each `Published.error`; bad input raises `InputError`."""
+    Failures to write are in each `Published.error`; bad input raises `InputError`. Times are
+    shown in zone `tz` (default: `[schedule] timezone`; a scheduled run passes its job's)."""
     from screener.pipeline import run_and_publish
 
     return run_and_publish(config, screens, as_of, formats, out_dir=out_dir, lang=lang, snapshot=snapshot,
-                           write=write, on_wait=on_wait, clock=clock)
+                           write=write, on_wait=on_wait, clock=clock, tz=tz)
 
 
 def check_expectations(config: Config, args: list[str] | tuple[str, ...] = ()):
@@ -334,14 +335,16 @@ def backtest_folder(config: Config, results, out_dir: Path | None = None) -> Pat
 def write_backtest(config: Config, results, formats, out_dir: Path | None = None, lang: str | None = None) -> list[Path]:
     """Write the backtest outputs, each file atomically, every one rendered before the first is
     written: `backtest.html` (one tear sheet, the rules side by side), `backtest.json` (DESIGN's
-    shape: one object, or a list for several rules) and `<rule>.periods.csv` per rule."""
+    shape: one object, or a list for several rules) and `<rule>.periods.csv` per rule. The tear
+    sheet's "generated" time is in `[schedule] timezone`, with its offset."""
     from datetime import timezone
 
     from screener.atomic import write_bytes
     from screener.outputs.backtest_files import json_bytes, periods_csv
+    from screener.times import local
 
     folder = backtest_folder(config, results, out_dir)
-    generated_at = datetime.now(timezone.utc).replace(microsecond=0)
+    generated_at = local(datetime.now(timezone.utc), config.timezone).replace(microsecond=0)
     files: list[tuple[Path, bytes]] = []
     if "html" in formats:
         from screener.outputs.tearsheet import render_tearsheet
@@ -361,26 +364,27 @@ def write_backtest(config: Config, results, formats, out_dir: Path | None = None
 def history_runs(config: Config, rule: str, out_dir: Path | None = None):
     """The recorded runs of a rule (a file path or a name in rules/), oldest first; [] for a
     known rule with no run yet. A rule with neither a recorded run nor a rule file is a mistake:
-    `InputError` with did-you-mean (`known_rule`)."""
+    `InputError` with did-you-mean (`known_rule`). `generated_at` is shown in `[schedule]
+    timezone` with its offset (the history stores UTC; rows of any version parse)."""
     from screener.outputs.history import History
 
     history = History(Path(out_dir) if out_dir else config.out_dir)
     runs = history.runs(_stem(rule))
     if not runs:
         known_rule(config, rule)
-    return runs
+    return [r.in_zone(config.timezone) for r in runs]
 
 
 def history_diff(config: Config, rule: str, before: int | None = None, after: int | None = None,
                  out_dir: Path | None = None):
     """What entered, left and moved between two runs of a rule (`History.diff`); an unknown rule
-    raises like `history_runs`."""
+    raises like `history_runs`. The two runs' times are shown in `[schedule] timezone`."""
     from screener.outputs.history import History
 
     history = History(Path(out_dir) if out_dir else config.out_dir)
     if not history.runs(_stem(rule)):
         known_rule(config, rule)
-    return history.diff(_stem(rule), before, after)
+    return history.diff(_stem(rule), before, after).in_zone(config.timezone)
 
 
 def known_rule(config: Config, rule: str) -> None:

@@ -88,13 +88,15 @@ def screen_as_of(config: Config, screen: Screen, as_of: date, snapshot, history:
 def run_and_publish(config: Config, screens: list[Screen], as_of: date, formats: list[str] | tuple[str, ...] = (),
                     *, out_dir: Path | None = None, lang: str | None = None, snapshot=None, write: bool = True,
                     on_wait: Callable[[str], None] | None = None,
-                    clock: Callable[[], datetime] | None = None) -> list[Published]:
+                    clock: Callable[[], datetime] | None = None, tz: str | None = None) -> list[Published]:
     """Screen each rule as of `as_of` and publish it: see the module docstring for the steps.
 
     `out_dir` holds the exports and `history.sqlite` (default: `paths.out`); `lang` the
     exports' language (default: `export.lang`); `snapshot` the data, read once for every rule
     (default: `paths.data`). `on_wait(message)` is called once when a rule's lock is busy and
-    we wait for it. `clock` gives `generated_at` (default: now, UTC), to the second."""
+    we wait for it. `clock` gives `generated_at` (default: now, UTC), to the second; the history
+    stores it in UTC and every output shows it in zone `tz` (default: `[schedule] timezone`; the
+    daemon passes the job's)."""
     from screener.data.snapshot import load_snapshot
     from screener.outputs.export import ExportContext
 
@@ -105,11 +107,12 @@ def run_and_publish(config: Config, screens: list[Screen], as_of: date, formats:
         history.set_aside_if_unreadable()  # stops the run (InputError) after saying where it went
     clock = clock or (lambda: datetime.now(timezone.utc))
     lang = lang or config.lang
+    tz = tz or config.timezone
     done = []
     for screen in screens:
         if not write:
             result = screen_as_of(config, screen, as_of, snapshot, history)
-            ctx = ExportContext(result, _stamp(clock), lang, None, config.csv_bom)
+            ctx = ExportContext(result, _stamp(clock), lang, None, config.csv_bom, tz)
             done.append(Published(screen.path, result, ctx))
             continue
         with ExitStack() as held:
@@ -119,15 +122,15 @@ def run_and_publish(config: Config, screens: list[Screen], as_of: date, formats:
                 # nothing can be written: still show the screen (P read only), and say why
                 why = str(e) if isinstance(e, LockTimeout) else _os_message(e)
                 result = screen_as_of(config, screen, as_of, snapshot, history)
-                ctx = ExportContext(result, _stamp(clock), lang, None, config.csv_bom)
+                ctx = ExportContext(result, _stamp(clock), lang, None, config.csv_bom, tz)
                 done.append(Published(screen.path, result, ctx, error=_not_written(screen, why)))
                 continue
-            done.append(_publish_one(config, screen, as_of, list(formats), out, history, snapshot, lang, clock))
+            done.append(_publish_one(config, screen, as_of, list(formats), out, history, snapshot, lang, clock, tz))
     return done
 
 
 def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str], out: Path, history: History,
-                 snapshot, lang: str, clock) -> Published:
+                 snapshot, lang: str, clock, tz: str) -> Published:
     """Steps 1-6 for one rule; the caller holds its lock."""
     from screener.outputs.export import ExportContext, render_all, write_dated, write_latest
 
@@ -137,7 +140,7 @@ def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str]
         changes = changes_since(history, result)
     except sqlite3.Error as e:
         return Published(screen.path, error=_not_written(screen, f"the history could not be read: {e}"))
-    ctx = ExportContext(result, generated_at, lang, changes, config.csv_bom)
+    ctx = ExportContext(result, generated_at, lang, changes, config.csv_bom, tz)
     try:
         rendered = render_all(ctx, formats)
         dated = write_dated(ctx, out, rendered)
@@ -162,13 +165,10 @@ def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str]
                                f"recorded as run {run_id} and its dated exports are written)")
     index = []
     if latest:
-        from zoneinfo import ZoneInfo
-
         from screener.outputs.index_page import write_index
 
         try:
-            shown_at = generated_at.astimezone(ZoneInfo(config.timezone)).isoformat()
-            index = [write_index(out, history, shown_at, config.lock_timeout)]
+            index = [write_index(out, history, ctx.generated_local.isoformat(), config.lock_timeout)]
         except (OSError, ValueError, TimeoutError) as e:
             return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated + latest), changes,
                              error=f"{config.display(out / 'index.html')} could not be updated: {_os_message(e)} "

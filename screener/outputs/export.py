@@ -40,13 +40,23 @@ SCHEMA_VERSION = 2
 class ExportContext:
     """Everything a format needs: the result, when it was made (one time for every file, the
     history row and the JSON of a run), in which language, and what changed since the run it is
-    compared with (`None` for a first run or when history is off)."""
+    compared with (`None` for a first run or when history is off). `generated_at` is the UTC
+    instant; `tz` the zone every format shows it in (the job's for a scheduled run, else
+    `[schedule] timezone`): `generated_local`, and the compared runs' times in `changes`."""
 
     result: ScreenResult
     generated_at: datetime
     lang: str = "en"
     changes: object | None = None  # screener.outputs.history.Changes
     csv_bom: bool = True
+    tz: str = "UTC"
+
+    @property
+    def generated_local(self) -> datetime:
+        """`generated_at` in the zone `tz`, to the second (ISO text: "...T16:30:05+08:00")."""
+        from screener.times import local
+
+        return local(self.generated_at, self.tz).replace(microsecond=0)
 
     @property
     def schema_version(self) -> int:
@@ -102,9 +112,9 @@ def json_payload(ctx: ExportContext) -> dict:
 
     provenance = ctx.provenance()
     payload = {"schema_version": provenance.pop("schema_version")}
-    payload.update(result_payload(ctx.result, ctx.generated_at, for_writing=True))
+    payload.update(result_payload(ctx.result, ctx.generated_local, for_writing=True))
     payload.update(provenance)
-    payload["changes"] = ctx.changes.to_dict() if ctx.changes is not None else None
+    payload["changes"] = ctx.changes.in_zone(ctx.tz).to_dict() if ctx.changes is not None else None
     return payload
 
 

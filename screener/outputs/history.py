@@ -34,7 +34,7 @@ import json
 import os
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -134,6 +134,12 @@ class Run:
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
+    def in_zone(self, tz: str | None) -> Run:
+        """This run with `generated_at` shown in zone `tz` (stored text is UTC; see `screener.times`)."""
+        from screener.times import shown
+
+        return replace(self, generated_at=shown(self.generated_at, tz))
+
 
 @dataclass(frozen=True)
 class Changes:
@@ -156,6 +162,11 @@ class Changes:
     @property
     def empty(self) -> bool:
         return not (self.entered or self.left or self.moved)
+
+    def in_zone(self, tz: str | None) -> Changes:
+        """These changes with the two runs' times shown in zone `tz` (`Run.in_zone`)."""
+        return replace(self, before=self.before.in_zone(tz) if self.before else None,
+                       after=self.after.in_zone(tz) if self.after else None)
 
 
 def previous_run_id(result) -> int | None:

@@ -23,6 +23,9 @@ Missed runs coalesce; on start, a job whose most recent slot (within `grace_time
 yet runs once (catch-up). `config.toml` edits (checked every few seconds) or SIGHUP reload the
 jobs; an invalid config keeps the running jobs and logs why. SIGTERM/SIGINT only set an event:
 the main thread then shuts the scheduler down, waiting for a running job to finish.
+
+Times: a job's exports, log lines and status entries are in the job's timezone, the daemon's own
+in `[schedule] timezone`, ISO 8601 with the offset (`zone_of`); the history stores UTC.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from zoneinfo import ZoneInfo
 from screener.atomic import write_bytes
 from screener.config import Config, load_config
 from screener.schedule.jobs import Job, load_jobs
+from screener.times import shown
 from screener.problems import InputError
 
 log = logging.getLogger("screener.schedule")
@@ -199,7 +203,7 @@ class Daemon:
                     log.warning("job %s rule %s: %s", job.name, shown, w.render(), extra={"job": job.name, "rule": shown})
                 snapshot = snapshot or api.load_data(config)
                 (published,) = api.publish(config, [screen], day, list(job.formats), snapshot=snapshot,
-                                           clock=self.clock)
+                                           clock=self.clock, tz=job.timezone)
             except InputError as e:
                 text = "\n".join(p.render() for p in e.problems)
                 self._log_error(job, shown, "bad input, the previous watchlist is kept", text)
@@ -327,6 +331,15 @@ class Daemon:
             return None
         return runs[0] if runs else None
 
+    def zone_of(self, job: str | None) -> str:
+        """The zone a time about `job` is shown in (logs, status): the job's own, else (the
+        daemon's own lines, an unknown job) `[schedule] timezone`. Follows reloads."""
+        found = self.jobs.get(job) if job else None
+        return found.timezone if found is not None else self.config.timezone
+
+    def _now_shown(self) -> str:
+        return shown(self.clock(), self.config.timezone)
+
     # -- catch-up --------------------------------------------------------------------------
     def missed(self, now: datetime | None = None) -> list[tuple[str, datetime]]:
         """Jobs whose most recent slot within `grace_time` before `now` has not run yet."""
@@ -413,7 +426,7 @@ class Daemon:
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, self.request_reload)
         self.build_scheduler()
-        self.status.update(None, pid=_pid(), started_at=self.clock().isoformat(), config=str(self.config_path))
+        self.status.update(None, pid=_pid(), started_at=self._now_shown(), config=str(self.config_path))
         log.info("daemon started with %d job(s); status in %s", len(self.jobs), self.status.path)
         if self.config.catch_up:
             for name, slot in self.missed():
@@ -422,7 +435,7 @@ class Daemon:
                 self.scheduler.add_job(self.run_job, args=[name, slot], id=f"catch-up:{name}", name=f"catch-up {name}",
                                        replace_existing=True)
         while not self._stop.wait(poll):
-            self.status.update(None, heartbeat=self.clock().isoformat())
+            self.status.update(None, heartbeat=self._now_shown())
             digest = _digest(self.config_path)
             if self._reload.is_set() or digest != self._config_digest:
                 self._reload.clear()
@@ -430,7 +443,7 @@ class Daemon:
                 self.reload()
         log.info("stopping: waiting for running jobs to finish")
         self.scheduler.shutdown(wait=True)
-        self.status.update(None, stopped_at=self.clock().isoformat())
+        self.status.update(None, stopped_at=self._now_shown())
         log.info("daemon stopped")
         return 0
 
@@ -448,11 +461,38 @@ def _pid() -> int:
     return os.getpid()
 
 
+def _line_time(record: logging.LogRecord, zone_of, timespec: str) -> str:
+    """A log line's time, ISO 8601 with the offset of the zone `zone_of(job)` names for the
+    line's job (None: UTC). Never raises: a log line is never lost to its time."""
+    moment = datetime.fromtimestamp(record.created, timezone.utc)
+    try:
+        tz = zone_of(getattr(record, "job", None)) if zone_of else None
+        return shown(moment, tz, timespec)
+    except Exception:  # noqa: BLE001 - e.g. a zone that vanished from the system's database
+        return moment.isoformat(timespec=timespec)
+
+
+class TextFormatter(logging.Formatter):
+    """`<time with offset> <LEVEL> <message>`: the time in the line's job's zone (`Daemon.zone_of`)."""
+
+    def __init__(self, zone_of=None):
+        super().__init__("%(asctime)s %(levelname)s %(message)s")
+        self.zone_of = zone_of
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return _line_time(record, self.zone_of, "seconds")
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, message, and job/rule/rows/duration/outcome when known."""
+    """One JSON object per line: time (with the offset of the line's job's zone, milliseconds),
+    level, message, and job/rule/rows/duration/outcome when known."""
+
+    def __init__(self, zone_of=None):
+        super().__init__()
+        self.zone_of = zone_of
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+        entry = {"time": _line_time(record, self.zone_of, "milliseconds"),
                  "level": record.levelname.lower(), "message": record.getMessage()}
         for key in ("job", "rule", "rows", "duration", "outcome"):
             if hasattr(record, key):
@@ -462,9 +502,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(log_file: str | None, fmt: str = "text") -> None:
+def setup_logging(log_file: str | None, fmt: str = "text", zone_of=None) -> None:
+    """Daemon logs to `log_file` (default: stderr), as text or JSON lines. `zone_of(job)` names the
+    zone a line's time is shown in (`Daemon.zone_of`: the job's, else `[schedule] timezone`);
+    without it, UTC. Either way the time carries its offset."""
     handler = logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(JsonFormatter(zone_of) if fmt == "json" else TextFormatter(zone_of))
     root = logging.getLogger("screener")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

@@ -58,6 +58,7 @@ from screener.outputs.report import (
     reason_shown,
     watchlist_table,
 )
+from screener.times import shown
 
 NULL = "—"
 TEMPLATE = "watchlist.html"
@@ -112,7 +113,7 @@ def page(ctx) -> dict:
         "description": screen.description,
         "universes": list(screen.universes),
         "as_of": result.as_of.isoformat(),
-        "generated_at": iso(ctx.generated_at),
+        "generated_at": iso(ctx.generated_local),
         "notice": result.snapshot.notice,
         "notice_label": not (result.snapshot.notice or "").lower().startswith("sample data"),
         "warnings": list(result.warnings),
@@ -123,7 +124,7 @@ def page(ctx) -> dict:
         "components": components_chart(result),
         "valuation": valuation_chart(result, lang),
         "filters": filters_view(result, lang),
-        "changes": changes_view(ctx.changes, lang),
+        "changes": changes_view(ctx.changes, lang, ctx.tz),
         "provenance": provenance_view(ctx),
     }
 
@@ -528,17 +529,18 @@ def filters_view(result, lang: str) -> dict:
     return {"rows": rows}
 
 
-def changes_view(changes, lang: str = "en") -> dict | None:
+def changes_view(changes, lang: str = "en", tz: str | None = None) -> dict | None:
     """What entered, left and moved since the previous run; None for a first run (no Changes, or
     one without a previous run). Ranks that are unknown show as "—"; reasons in `lang`; a moved
-    row's `trend` is its CSS classes (`trend_classes`: red up in Chinese, green up in English)."""
+    row's `trend` is its CSS classes (`trend_classes`: red up in Chinese, green up in English).
+    The previous run's time is shown in zone `tz` (the history stores UTC)."""
     if changes is None or getattr(changes, "before", None) is None:
         return None
     before = changes.before
     dash = lambda v: NULL if v is None else v  # noqa: E731
     why = lambda e: translate_reason(e.get("reason"), lang) or ""  # noqa: E731
     return {
-        "before": {"run_id": before.run_id, "as_of": str(before.as_of), "generated_at": str(before.generated_at)},
+        "before": {"run_id": before.run_id, "as_of": str(before.as_of), "generated_at": shown(before.generated_at, tz)},
         "empty": changes.empty,
         "entered": [{"symbol": e["symbol"], "name": e.get("name") or "", "rank": dash(e.get("rank")),
                      "reason": why(e)} for e in changes.entered],
@@ -556,7 +558,7 @@ def provenance_view(ctx) -> dict:
     result = ctx.result
     snap = result.snapshot
     return {"folder": snap.folder.name, "fingerprint": snap.fingerprint or NULL, "sample": snap.sample,
-            "as_of": result.as_of.isoformat(), "generated_at": iso(ctx.generated_at),
+            "as_of": result.as_of.isoformat(), "generated_at": iso(ctx.generated_local),
             "rule_path": result.screen.path, "rule_sha256": result.screen.sha256, "rule_text": result.screen.text,
             "data_dates": data_dates_text(result), "previous": previous_note(result)}
 

@@ -189,7 +189,7 @@ def footer_lines(ctx) -> list[str]:
     """Where the list comes from: rule file, data folder and fingerprint, generation time."""
     result = ctx.result
     lang = ctx.lang
-    generated = ctx.generated_at.replace(microsecond=0).isoformat()
+    generated = ctx.generated_local.isoformat()
     return ["", "---", "",
             f"{text('Rule', lang)}: {escape(result.screen.path)} · {text('data', lang)}: "
             f"{escape(result.snapshot.folder.name)} ({text('fingerprint', lang)} {escape(result.snapshot.fingerprint)}) · "

@@ -42,6 +42,7 @@ from datetime import date, datetime, timezone
 from screener.outputs.labels import AMOUNT_COLUMNS, amount_unit, label, phrase, translate_reason, translate_value
 from screener.outputs.report import data_dates_text, exclusion_counts, previous_note, watchlist_table
 from screener.outputs.safe import neutralise_formula
+from screener.times import shown
 
 HEADER_FILL = "#DDEBF7"
 NOTICE_COLOUR = "#9C0006"
@@ -256,7 +257,7 @@ def about_rows(ctx) -> list[tuple[str, object]]:
         ("rule file", screen.path),
         ("universes", ", ".join(screen.universes)),
         ("as_of", result.as_of),
-        ("generated_at", ctx.generated_at.replace(microsecond=0).isoformat()),
+        ("generated_at", ctx.generated_local.isoformat()),
         ("data folder", snapshot.folder.name),
         ("data fingerprint", snapshot.fingerprint),
         ("data as of", data_dates_text(result)),
@@ -332,5 +333,5 @@ def write_changes(sheet, ctx, styles: Styles) -> None:
     for key, run in (("previous run", ctx.changes.before), ("this run", ctx.changes.after)):
         if run is not None:
             sheet.write_string(row, 0, text(key, ctx.lang), styles.key)
-            sheet.write_string(row, 1, f"#{run.run_id} as of {run.as_of}, generated {run.generated_at}")
+            sheet.write_string(row, 1, f"#{run.run_id} as of {run.as_of}, generated {shown(run.generated_at, ctx.tz)}")
             row += 1
