@@ -356,11 +356,13 @@ def print_result(result, published=None, wide: bool = False, lang: str = "en") -
         else:
             cells = [_cell(f, r) for r in rows]
         cols.append(Col(unit_header(label(f, lang), unit), cells, 6 if f in own else 8, "right"))
-    if reasons:
-        cols.append(Col(label("reason", lang) if zh else "why in",
-                        [Text(reason_shown(translate_reason(reasons.get(r["symbol"]), lang), r["pinned"]))
-                         for r in rows], 7, free=True, least=12))
     print_fitted(con, cols, wide=wide, title=_title(result))
+    # why a row is in when not plainly by rank (kept by the buffer, pinned): one line each, whole,
+    # under the table, so no terminal width cuts it
+    for r in rows:
+        why = reasons.get(r["symbol"])
+        if why:
+            con.print(Text(f"  {r['symbol']} {r['name'] or ''}: {reason_shown(translate_reason(why, lang), r['pinned'])}"))
     if inc.height > MAX_ROWS_SHOWN:
         con.print(Text(f"… and {inc.height - MAX_ROWS_SHOWN} more: the exports hold every row "
                        "(set [output] top to shorten the list)"))  # Text: "[output]" is not markup
