@@ -570,7 +570,7 @@ def schedule(ctx, list_, from_, count, run_now, status, log_file, log_format, as
             print_schedule(listing, start)
         return
     if status:
-        data = scheduler.StatusFile(config.out_dir).read()
+        data = scheduler.StatusFile(config.out_dir).shown(config.timezone)
         if as_json:
             _emit_json(data)
         else:

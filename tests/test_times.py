@@ -159,3 +159,18 @@ def test_the_daemons_own_status_times_carry_the_configs_offset(sample):
     d.status.update(None, started_at=d._now_shown())
     assert d.status.read()["daemon"]["started_at"] == "2026-11-26T16:30:00+08:00"
     assert d.zone_of("london") == "Europe/London" and d.zone_of(None) == "Asia/Shanghai"
+
+
+def test_schedule_status_shows_an_old_files_utc_daemon_times_in_the_configs_zone(sample, cli):
+    status = sample / "watchlists" / "schedule-status.json"
+    status.parent.mkdir(parents=True, exist_ok=True)
+    status.write_text(json.dumps({"daemon": {"pid": 1, "started_at": "2026-11-26T08:30:00.123456+00:00",
+                                             "heartbeat": "2026-11-26T08:31:00+00:00"},
+                                  "jobs": {"leaders": {"last_slot": "2026-11-26T16:30:00+08:00",
+                                                       "last_outcome": "ok"}}}), encoding="utf-8")
+    data = json.loads(cli(sample, "schedule", "--status", "--json").stdout)
+    assert data["daemon"]["started_at"] == "2026-11-26T16:30:00+08:00"
+    assert data["daemon"]["heartbeat"] == "2026-11-26T16:31:00+08:00"
+    assert data["jobs"]["leaders"]["last_slot"] == "2026-11-26T16:30:00+08:00"
+    text = cli(sample, "schedule", "--status").stdout
+    assert "started 2026-11-26T16:30:00+08:00" in text and "heartbeat 2026-11-26T16:31:00+08:00" in text

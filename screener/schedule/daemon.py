@@ -110,6 +110,17 @@ class StatusFile:
         except (OSError, ValueError):
             return {}
 
+    def shown(self, tz: str) -> dict:
+        """The file as `schedule --status` shows it: the daemon's own times in zone `tz`
+        (`[schedule] timezone`; files written before times were zoned hold them in UTC). A job's
+        times are written in its own zone already."""
+        data = self.read()
+        own = data.get("daemon")
+        if isinstance(own, dict):
+            data["daemon"] = {k: shown(v, tz) if k in ("started_at", "heartbeat", "stopped_at") and isinstance(v, str)
+                              else v for k, v in own.items()}
+        return data
+
     def update(self, job: str | None = None, **fields) -> None:
         with self._lock:
             data = self.read()
