@@ -328,7 +328,7 @@ def test_lang_zh_labels_every_new_header(project, cli):
     assert "组内排名" in headers and "入选说明" in headers and "行业" in headers
     filters = [tr.find_all("td")[0].text() for tr in doc.one("section", id="filters").one("tbody").find_all("tr")]
     assert "未进前 1（按 industry 分组）" in filters
-    assert doc.one("dd", id="previous-watchlist").text() == NO_P
+    assert doc.one("dd", id="previous-watchlist").text() == "无上期观察名单：按排名直接取前列"  # NO_P in zh
 
 
 def test_every_field_and_watchlist_column_has_a_chinese_header():

@@ -229,3 +229,22 @@ def test_csv_values_equal_between_languages(runs):
     en, zh = rows("en"), rows("zh")
     assert en[0] != zh[0] and "总市值" in zh[0]  # headers translated
     assert en[1:] == zh[1:]  # values byte for byte the same
+
+
+def test_the_previous_watchlist_note_in_zh_displays_and_english_data(sample, cli):
+    from screener.outputs.labels import translate_note
+
+    assert translate_note("previous watchlist: run 7 as of 2026-11-20", "zh") == "上期观察名单：第 7 次运行（截至 2026-11-20）"
+    assert translate_note("previous watchlist: run 7 as of 2026-11-20", "en") == "previous watchlist: run 7 as of 2026-11-20"
+    for as_of in ("2026-09-30", "2026-11-20"):
+        r = cli(sample, "run", "esg_reporters_by_market", "--as-of", as_of, "--format", "md,csv,json", "--lang", "zh")
+        assert r.exit_code == 0, r.output
+    folder = sample / "watchlists" / "esg_reporters_by_market"
+    assert "上期观察名单：第 1 次运行（截至 2026-09-30）" in (folder / "latest.md").read_text(encoding="utf-8")
+    assert "上期观察名单：第 1 次运行（截至 2026-09-30）" in r.stdout
+    # data files keep the English words whatever the language
+    assert "previous watchlist: run 1 as of 2026-09-30" in (folder / "latest.csv").read_text(encoding="utf-8-sig")
+    import json
+
+    assert json.loads((folder / "latest.json").read_text(encoding="utf-8"))["previous_note"] == \
+        "previous watchlist: run 1 as of 2026-09-30"

@@ -354,3 +354,22 @@ def unit_header(header: str, unit: tuple[float, str] | None) -> str:
 def in_unit(value: float, unit: tuple[float, str]) -> str:
     """A money amount in its column's unit, two decimals, no separator: 144.67e9 in 亿 -> "1446.70"."""
     return f"{value / unit[0]:.2f}"
+
+
+_NOTES_ZH = (
+    (re.compile(r"^no previous watchlist: plain top$"), lambda m: "无上期观察名单：按排名直接取前列"),
+    (re.compile(r"^previous watchlist: run (\d+) as of (\S+)$"), lambda m: f"上期观察名单：第 {m[1]} 次运行（截至 {m[2]}）"),
+    (re.compile(r"^previous watchlist: as of (\S+)$"), lambda m: f"上期观察名单：截至 {m[1]}"),
+)
+
+
+def translate_note(note: str | None, lang: str = "en") -> str | None:
+    """The previous-watchlist note (`export.previous_note`) in `lang`; unknown text unchanged."""
+    if lang != "zh" or note is None:
+        return note
+    for pattern, words in _NOTES_ZH:
+        m = pattern.match(note)
+        if m:
+            return words(m)
+    return note
+

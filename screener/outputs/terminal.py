@@ -311,8 +311,8 @@ def print_result(result, published=None, wide: bool = False, lang: str = "en") -
     Priority when room is short: rank, symbol, name, score, the components, the rule's fields,
     then the rest (themes, reasons, key fields). `lang = "zh"`: Chinese headers, values of closed
     sets, reasons, and money columns in 亿/万 (the unit in the header)."""
-    from screener.outputs.labels import AMOUNT_COLUMNS, amount_unit, in_unit, label, translate_reason, \
-        translate_value, unit_header
+    from screener.outputs.labels import AMOUNT_COLUMNS, amount_unit, in_unit, label, translate_note, \
+        translate_reason, translate_value, unit_header
 
     from screener.outputs.report import exclusion_counts
 
@@ -375,7 +375,7 @@ def print_result(result, published=None, wide: bool = False, lang: str = "en") -
         weights = ", ".join(f"{s.name} {w:.0%}" + (f" (within {s.within})" if getattr(s, "within", None) else "")
                             for s, w in zip(screen.scores, screen.weights))
         con.print(f"Score = weighted components normalised over the {passed} passers: {weights}")
-    note = previous_note(result)
+    note = translate_note(previous_note(result), lang)
     if note:
         con.print(f"{note} (keep {screen.keep})")
     if result.snapshot.notice:

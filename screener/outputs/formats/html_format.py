@@ -49,6 +49,7 @@ from screener.outputs.labels import (
     translate_value,
     unit_header,
 )
+from screener.outputs.labels import translate_note
 from screener.outputs.report import (
     below_top_key,
     data_dates_text,
@@ -560,5 +561,5 @@ def provenance_view(ctx) -> dict:
     return {"folder": snap.folder.name, "fingerprint": snap.fingerprint or NULL, "sample": snap.sample,
             "as_of": result.as_of.isoformat(), "generated_at": iso(ctx.generated_local),
             "rule_path": result.screen.path, "rule_sha256": result.screen.sha256, "rule_text": result.screen.text,
-            "data_dates": data_dates_text(result), "previous": previous_note(result)}
+            "data_dates": data_dates_text(result), "previous": translate_note(previous_note(result), ctx.lang)}
 

@@ -37,6 +37,7 @@ from screener.outputs.labels import (
     translate_value,
     unit_header,
 )
+from screener.outputs.labels import translate_note
 from screener.outputs.report import (
     below_top_key,
     data_dates_text,
@@ -208,7 +209,7 @@ def render(ctx) -> bytes:
     lines += ["", excluded_line(ctx)]
     note = previous_note(result)
     if note:
-        lines += ["", escape(note) if ctx.lang != "zh" else f"{text('previous watchlist', ctx.lang)}：{escape(note)}"]
+        lines += ["", escape(translate_note(note, ctx.lang))]
     lines += changes_lines(ctx)
     lines += footer_lines(ctx)
     return ("\n".join(lines) + "\n").encode("utf-8")

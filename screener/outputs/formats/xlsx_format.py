@@ -40,6 +40,7 @@ import unicodedata
 from datetime import date, datetime, timezone
 
 from screener.outputs.labels import AMOUNT_COLUMNS, amount_unit, label, phrase, translate_reason, translate_value
+from screener.outputs.labels import translate_note
 from screener.outputs.report import data_dates_text, exclusion_counts, previous_note, watchlist_table
 from screener.outputs.safe import neutralise_formula
 from screener.times import shown
@@ -270,7 +271,7 @@ def about_rows(ctx) -> list[tuple[str, object]]:
     if getattr(screen, "per", None):
         rows.append(("per", screen.per))
     if getattr(screen, "keep", None) is not None:
-        rows += [("keep", screen.keep), ("previous watchlist", previous_note(result))]
+        rows += [("keep", screen.keep), ("previous watchlist", translate_note(previous_note(result), ctx.lang))]
     pins = getattr(screen, "pins", ())
     if pins:
         rows += [("pinned", int(result.included["pinned"].sum()))]
