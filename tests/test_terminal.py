@@ -258,3 +258,9 @@ def test_zh_terminal_table_has_chinese_headers_values_and_units(sample, cli, mon
     assert "A股" in hik.split() and "1124.56" in hik.split()  # revenue 112,456,314,569 yuan in 亿
     en = cli(sample, "run", "esg_reporters_by_market", "--no-export").stdout
     assert "代码" not in en and "A股" not in en
+
+
+def test_zh_terminal_names_what_excluded_members_in_chinese(sample, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    out = cli(sample, "run", "esg_reporters_by_market", "--no-export", "--lang", "zh").stdout
+    assert "未入选：profitable：2，未进前 3（按 market 分组）：12" in out

@@ -259,3 +259,16 @@ def format_number(value: float, column: str, currency: str | None = None) -> str
     if column in ("rank", "group_rank", "analysts") or isinstance(value, int):
         return f"{value:.0f}"
     return f"{value:,.2f}"
+
+
+def exclusion_label(name: str, screen, lang: str = "en") -> str:
+    """An `exclusion_counts` key as shown: a filter's name as written; "unlisted", "pin" and the
+    "below top" bucket in `lang` ("未上市", "人工排除", "未进前 3")."""
+    from screener.outputs.labels import below_top, phrase
+
+    if lang != "zh":
+        return name
+    if name == below_top_key(screen):
+        return below_top(screen.top, getattr(screen, "per", None), lang)
+    return phrase(name, lang) if name in ("unlisted", "pin") else name
+

@@ -369,7 +369,12 @@ def print_result(result, published=None, wide: bool = False, lang: str = "en") -
     if inc.height == 0:
         con.print("No security passed every filter. `screener explain RULE SYMBOL` shows why one is out.")
     counts = exclusion_counts(result)
-    if counts:
+    if counts and zh:
+        from screener.outputs.report import exclusion_label
+
+        con.print(Text("未入选：" + "，".join(f"{exclusion_label(k, screen, lang)}：{v}" for k, v in counts.items())
+                       + "（screener explain RULE SYMBOL 查看原因）"))
+    elif counts:
         con.print("Excluded: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + "  (screener explain RULE SYMBOL for one)")
     if screen.scores:
         weights = ", ".join(f"{s.name} {w:.0%}" + (f" (within {s.within})" if getattr(s, "within", None) else "")

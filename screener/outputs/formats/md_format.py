@@ -29,19 +29,18 @@ from datetime import date, datetime
 from screener.outputs.labels import (
     AMOUNT_COLUMNS,
     amount_unit,
-    below_top,
     in_unit,
     label,
     phrase,
+    translate_note,
     translate_reason,
     translate_value,
     unit_header,
 )
-from screener.outputs.labels import translate_note
 from screener.outputs.report import (
-    below_top_key,
     data_dates_text,
     exclusion_counts,
+    exclusion_label,
     format_number,
     previous_note,
     reason_shown,
@@ -136,21 +135,11 @@ def excluded_line(ctx) -> str:
     lang = ctx.lang
     sep = "，" if lang == "zh" else ", "
     between = "：" if lang == "zh" else " "  # "未进前 3：5", not "未进前 3 5"
-    parts = sep.join(f"{escape(_bucket(name, result.screen, lang))}{between}{n}" for name, n in counts.items()) \
+    parts = sep.join(f"{escape(exclusion_label(name, result.screen, lang))}{between}{n}" for name, n in counts.items()) \
         or text("none", lang)
     passed = int(result.frame["_passed"].sum())
     return (f"**{text('Excluded', ctx.lang)}:** {parts} ({result.frame.height} {text('members', ctx.lang)}, "
             f"{passed} {text('passed', ctx.lang)}, {result.included.height} {text('shown', ctx.lang)})")
-
-
-def _bucket(name: str, screen, lang: str) -> str:
-    """An `exclusion_counts` key as shown: a filter's name as written; "unlisted", "pin" and the
-    "below top" bucket in `lang` ("未上市", "人工排除", "未进前 3")."""
-    if lang != "zh":
-        return name
-    if name == below_top_key(screen):
-        return below_top(screen.top, getattr(screen, "per", None), lang)
-    return text(name, lang) if name in ("unlisted", "pin") else name
 
 
 def _rank_move(before, after) -> str:
