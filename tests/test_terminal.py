@@ -264,3 +264,23 @@ def test_zh_terminal_names_what_excluded_members_in_chinese(sample, cli, monkeyp
     monkeypatch.setenv("COLUMNS", "200")
     out = cli(sample, "run", "esg_reporters_by_market", "--no-export", "--lang", "zh").stdout
     assert "未入选：profitable：2，未进前 3（按 market 分组）：12" in out
+
+
+def test_history_diff_in_zh_translates_titles_headers_and_reasons():
+    from io import StringIO
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    import screener.outputs.terminal as terminal
+
+    run = SimpleNamespace
+    changes = SimpleNamespace(before=run(run_id=1, as_of="2026-11-19"), after=run(run_id=2, as_of="2026-11-20"),
+                              empty=False, moved=[],
+                              entered=[{"symbol": "A.SH", "name": "甲", "rank": 3, "reason": "rose into the top 10"}],
+                              left=[{"symbol": "B.SH", "name": "乙", "from_rank": 9, "reason": "rank 12, below top 10"}])
+    buf = StringIO()
+    terminal.print_changes("r", changes, lang="zh", console=Console(file=buf, width=120))
+    text = buf.getvalue()
+    assert "新进" in text and "移出" in text and "代码" in text
+    assert "rose into the top 10" not in text and "below top 10" not in text

@@ -539,20 +539,24 @@ def print_changes(rule: str, changes, lang: str = "en", console: Console | None 
     con.print(f"run {changes.before.run_id} ({changes.before.as_of}) -> run {changes.after.run_id} ({changes.after.as_of})")
     if changes.empty:
         con.print("no change: the same securities in the same order")
+    from screener.outputs.labels import label, phrase, translate_reason
+
+    zh = lang == "zh"
+    titles = {k: phrase(k, lang) for k in ("entered", "left", "moved")} if zh else {}
     for title, rows, style in (("entered", changes.entered, up), ("left", changes.left, down)):
         if rows:
-            t = _table(title=title, title_justify="left", title_style=style)
+            t = _table(title=titles.get(title, title), title_justify="left", title_style=style)
             for c in ("symbol", "name", "rank", "reason"):
-                t.add_column(c)
+                t.add_column(label(c, lang) if zh and c != "reason" else ("原因" if zh else c))
             for r in rows:
                 rank = r.get("rank") if title == "entered" else r.get("from_rank")
                 # a pinned entrant that fails a filter has no rank: "—"; reasons are the engine's
                 # words and may quote a pin's reason, so they are plain text, never rich markup
-                t.add_row(r["symbol"], Text(r["name"] or ""), _rank(rank), Text(r["reason"] or ""))
+                t.add_row(r["symbol"], Text(r["name"] or ""), _rank(rank), Text(translate_reason(r["reason"], lang) or ""))
             con.print(t)
     if changes.moved:
-        t = _table(title="moved", title_justify="left")
-        for c in ("symbol", "name", "from", "to", "score"):
+        t = _table(title=titles.get("moved", "moved"), title_justify="left")
+        for c in (("symbol", "name", "from", "to", "score") if not zh else ("代码", "名称", "原排名", "现排名", "得分")):
             t.add_column(c)
         for r in changes.moved:
             arrow = "▲" if r["change"] > 0 else "▼"
