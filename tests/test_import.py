@@ -531,7 +531,8 @@ def test_idempotent_same_bytes(tmp_path):
     assert (root / "data" / "consensus.rejected.csv").read_bytes() == rejects_before
     assert (second.rows_new, second.rows_changed, second.rows_unchanged) == (0, 0, first.rows_imported)
     assert first.written and not second.written
-    assert sorted(p.name for p in (root / "data").iterdir()) == ["consensus.csv", "consensus.rejected.csv"]
+    assert sorted(p.name for p in (root / "data").iterdir()) == [
+        ".snapshot.lock", "consensus.csv", "consensus.rejected.csv"]  # the lock every writer of the folder takes
 
 
 def test_merge_keeps_other_rows_and_replaces_same_key(tmp_path):

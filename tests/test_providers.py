@@ -391,7 +391,7 @@ def providers(ak_transport=None, yf_transport=None):
 
 
 def files(folder: Path) -> dict[str, bytes]:
-    """The snapshot's files (not the hidden `.refresh.lock` a refresh takes while it merges)."""
+    """The snapshot's files (not the hidden `.snapshot.lock` every writer takes while it merges)."""
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.startswith(".")}
 
 
@@ -419,7 +419,8 @@ def test_refresh_merges_validates_and_is_idempotent_then_appends_a_new_day(tmp_p
     assert (folder / "prices.csv").read_text(encoding="utf-8") == \
         "symbol,close,currency,as_of,market_cap,adj_close,amount\nIONQ.US,41.5,USD,2026-06-30,12345678900,,\n"
     esg = (folder / "esg.csv").read_text(encoding="utf-8").splitlines()
-    assert esg[1] == "603019.SH,绿发信评,AA+pi,2026-04-21" and "603019.SH,秩鼎,85.98(AAA),2026-03-31" in esg
+    assert esg[1:] == sorted(esg[1:])  # one row order for every writer: sorted by the key
+    assert "603019.SH,绿发信评,AA+pi,2026-04-21" in esg and "603019.SH,秩鼎,85.98(AAA),2026-03-31" in esg
 
     first = files(folder)
     again = refresh(None, UNIVERSE, provider=None, into=folder, as_of=D1, providers=providers())
@@ -504,7 +505,7 @@ def test_refresh_keeps_a_parquet_file_parquet_and_a_bom_csv_bommed(tmp_path):
     assert sorted(files(folder)) == ["consensus.csv", "esg.parquet"]
     assert (folder / "consensus.csv").read_bytes().startswith(b"\xef\xbb\xbfsymbol,")
     snap = load_snapshot(folder, str)
-    assert snap.get("esg").collect()["rater"].to_list() == ["绿发信评", "秩鼎"]
+    assert snap.get("esg").collect()["rater"].to_list() == ["秩鼎", "绿发信评"]  # sorted by the key
     first = files(folder)
     refresh(None, ["603019.SH"], provider="akshare", into=folder, as_of=D1, providers=providers())
     assert files(folder) == first

@@ -459,14 +459,17 @@ def load_snapshot(folder: Path, display) -> Snapshot:
                                   hint="set paths.data in config.toml to a snapshot folder such as data/sample")])
     sample, notice = read_label(folder, display)
     frames, problems, digest = {}, [], hashlib.sha256()
-    files = snapshot_files(folder)
-    for name, path in files.items():
-        try:
-            stamp = FileStamp.of(path, display(path))
-            digest.update(name.encode() + b"\0" + stamp.digest)
-            frames[name] = load_checked(name, path, display(path), stamp)
-        except InputError as e:
-            problems.extend(e.problems)
+    from screener.data.store import reading
+
+    with reading(folder):  # a writer's several files are all new or all old (see data/store.py)
+        files = snapshot_files(folder)
+        for name, path in files.items():
+            try:
+                stamp = FileStamp.of(path, display(path))
+                digest.update(name.encode() + b"\0" + stamp.digest)
+                frames[name] = load_checked(name, path, display(path), stamp)
+            except InputError as e:
+                problems.extend(e.problems)
     if problems:
         raise InputError(problems)
     return Snapshot(folder=folder, frames=frames, files=tuple(sorted(files)), fingerprint=digest.hexdigest()[:16],

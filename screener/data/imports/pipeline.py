@@ -76,7 +76,8 @@ def import_file(path: Path, *, source: str, kind: str, as_of: date, into: Path, 
             problems.append(Problem("rejected", f"... and {len(rejections) - 20} more rejected rows", shown))
         raise InputError(problems)
 
-    merged = merge_into_snapshot(kind, [rec.values for rec in records], rejections, into, display)
+    merged = merge_into_snapshot(kind, [rec.values for rec in records], rejections, into, display,
+                                 getattr(config, "lock_timeout", 120.0))
     return ImportReport(
         source=source, kind=kind, file=shown, target=merged.target, rows_read=read, rows_imported=len(records),
         rows_new=merged.rows_new, rows_changed=merged.rows_changed, rows_unchanged=merged.rows_unchanged,

@@ -6,13 +6,15 @@ into `<into>/<kind>.csv`:
 
 * rows carry the run's `as_of` (ESG rows keep the rating's own date), so running every day
   builds the history that revisions and point-in-time screens read;
-* a fetched row replaces the existing row with the same key (`schemas.SPECS[kind][1]`: for
-  consensus `symbol, fiscal_year, as_of`) in place; new keys are appended at the end. A second
-  run on the same day therefore rewrites identical bytes;
+* the merge is the snapshot store's (`screener.data.store`, shared with `data import`): a
+  fetched row replaces the existing row with the same typed key (`schemas.SPECS[kind][1]`: for
+  consensus `symbol, fiscal_year, as_of`), other rows are kept, and rows are sorted by the key.
+  A second run on the same day therefore leaves identical bytes;
 * the merged table is checked with `schemas.validate` before anything is written; a problem
   fails that provider (nothing of it is written) and is reported;
-* each file is written atomically (`atomic.write_bytes`); an existing Parquet file is merged and
-  written back as Parquet, a CSV keeps its byte-order mark if it had one.
+* all of a provider's kinds are written in one hold of `<into>/.snapshot.lock` (the lock every
+  writer takes), each file atomically; an existing Parquet file is merged and written back as
+  Parquet, a CSV keeps its byte-order mark if it had one.
 
 A provider that fails (`ProviderError`: network down after retries, a table whose shape changed)
 leaves every file it would have written untouched; its error is reported in one line and the
@@ -24,8 +26,6 @@ install command).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -188,27 +188,35 @@ def _markets_text(provider: str | None) -> str:
 
 
 def _write(into: Path, fetched: dict[str, Fetched], as_of: date, display, lock_timeout: float) -> None:
-    """Merge and check every kind, then write them all; under `<into>/.refresh.lock` so two
-    refreshes of one folder never interleave their read-merge-write (fetching is not locked)."""
+    """Merge and check every kind, then write them all, in one hold of the snapshot store's lock
+    (`store.SnapshotStore`: the lock `data import` takes too), so no other writer interleaves its
+    read-merge-write and a reader sees all of this provider's files or none (fetching is not
+    locked). Raises `ProviderError`, writing nothing, when a merge fails its checks."""
     if not any(f.rows for f in fetched.values()):
         return
-    from filelock import FileLock, Timeout
+    from screener.data.store import SnapshotLocked, SnapshotStore
+    from screener.problems import InputError
 
-    from screener.atomic import write_bytes
-
-    into.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(into / ".refresh.lock"), fallback_to_soft=False)
     try:
-        lock.acquire(timeout=lock_timeout)
-    except Timeout:
-        raise ProviderError(f"another refresh of {display(into)} still holds {display(into / '.refresh.lock')} "
-                            f"after {lock_timeout:g} s; nothing written") from None
-    try:
-        merged = [_merged(into, f, as_of, display) for f in fetched.values() if f.rows]
-        for path, data in merged:
-            write_bytes(path, data)
-    finally:
-        lock.release()
+        with SnapshotStore(into, display, lock_timeout) as store:
+            reports = []
+            for f in fetched.values():
+                if not f.rows:
+                    continue
+                shown = display(store.path(f.kind))
+                try:
+                    report = store.merge(f.kind, _dedupe([{**r, "as_of": r.get("as_of") or as_of} for r in f.rows],
+                                                         f.kind))
+                except InputError as e:
+                    raise ProviderError(f"cannot merge into {shown}: {e.problems[0].message}") from None
+                if report.problems:
+                    listed = "; ".join(p.message for p in report.problems[:3])
+                    listed += " ..." if len(report.problems) > 3 else ""
+                    raise ProviderError(f"{shown}: the merged table fails its checks, nothing written: {listed}")
+                reports.append(report)
+            store.write(*reports)
+    except SnapshotLocked as e:
+        raise ProviderError(e.problems[0].message) from None
 
 
 def cell_text(value) -> str | None:
@@ -243,71 +251,3 @@ def _dedupe(rows: list[dict], kind: str) -> list[dict]:
         k = tuple(text[c] for c in key)
         out.setdefault(k, text)
     return list(out.values())
-
-
-def _merged(into: Path, fetched: Fetched, as_of: date, display) -> tuple[Path, bytes]:
-    """The bytes of `<into>/<kind>.csv` (or the existing .parquet) with `fetched` merged in,
-    checked; raises ProviderError when the merged table would not pass the checks."""
-    import polars as pl
-
-    from screener.data.snapshot import read_text_table
-    from screener.problems import InputError
-    from screener.data.schemas import SPECS, validate
-
-    kind = fetched.kind
-    columns, key = SPECS[kind]
-    spec_names = [c.name for c in columns]
-    path = into / f"{kind}.csv"
-    parquet = into / f"{kind}.parquet"
-    if not path.is_file() and parquet.is_file():
-        path = parquet
-    shown = display(path)
-    new = _dedupe([{**r, "as_of": r.get("as_of") or as_of} for r in fetched.rows], kind)
-
-    bom = False
-    if path.is_file():
-        raw = path.read_bytes()
-        bom = raw.startswith(b"\xef\xbb\xbf")
-        try:
-            old = read_text_table(path, shown, raw)
-        except InputError as e:
-            raise ProviderError(f"cannot merge into {shown}: {e.problems[0].message}") from None
-        header = list(old.columns)
-        existing = old.to_dicts()
-        lost = [k for k in key if k not in header]
-        if lost:
-            raise ProviderError(f"cannot merge into {shown}: it has no column {', '.join(lost)}")
-        header += [c for c in spec_names if c not in header and any(r.get(c) is not None for r in new)]
-    else:
-        header, existing = spec_names, []
-
-    position = {}
-    for i, row in enumerate(existing):
-        position.setdefault(tuple(row.get(k) for k in key), i)
-    merged = [dict(r) for r in existing]
-    for row in new:
-        k = tuple(row[c] for c in key)
-        if k in position:
-            merged[position[k]] = row
-        else:
-            position[k] = len(merged)
-            merged.append(row)
-
-    frame = pl.DataFrame([[r.get(c) for c in header] for r in merged], schema={c: pl.String for c in header},
-                         orient="row")
-    problems = [p for p in validate(kind, frame, shown) if p.severity == "error"]
-    if problems:
-        listed = "; ".join(p.message for p in problems[:3]) + (" ..." if len(problems) > 3 else "")
-        raise ProviderError(f"{shown}: the merged table fails its checks, nothing written: {listed}")
-
-    if path.suffix.lower() == ".parquet":
-        buf = io.BytesIO()
-        frame.write_parquet(buf)
-        return path, buf.getvalue()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for r in merged:
-        writer.writerow(["" if r.get(c) is None else r.get(c) for c in header])
-    data = out.getvalue().encode("utf-8")
-    return path, (b"\xef\xbb\xbf" + data) if bom else data
