@@ -165,6 +165,8 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, wide, as_json, con
             payload["exports"] = list(p.files)
             payload["run_id"] = p.run_id
             payload["identical_to"] = p.identical_to
+            if p.pruned is not None:  # `[export] keep_days`: the dated folders this run removed
+                payload["pruned"] = p.pruned.to_dict(config.display)
             if p.error:
                 payload["error"] = p.error
             payloads.append(payload)

@@ -22,7 +22,7 @@ _SECTIONS = {
     "esg": ("raters",),
     "exposure_scores": EXPOSURE_LEVELS,
     "schedule": ("timezone", "grace_time", "catch_up", "closures"),
-    "export": ("csv_bom", "lang", "lock_timeout", "base_url"),
+    "export": ("csv_bom", "lang", "lock_timeout", "base_url", "keep_days", "json_excluded_max"),
     "jobs": None,  # checked by the jobs schema
     "import": None,  # vendor import profiles: checked by screener.data.imports when used
     "freshness": ("consensus_days", "prices_days"),
@@ -51,6 +51,8 @@ class Config:
     catch_up: bool = True
     closures_path: Path | None = None
     base_url: str | None = None  # where the output folder is served: notifications link reports under it
+    keep_days: int | None = None  # dated export folders kept: as-of within N days of the rule's newest (None: all)
+    json_excluded_max: int | None = None  # above this many excluded members the JSON export omits them (None: never)
 
     @property
     def scoring_fingerprint(self) -> str:
@@ -190,6 +192,19 @@ def load_config(path: str | Path = "config.toml") -> Config:
                 "export", "base_url", 'base_url = "https://reports.example.internal/watchlists/"')
         base_url = None
 
+    limits = {}
+    for key, what, example in (
+            ("keep_days", "days", "keep_days = 30  # dated export folders within 30 days of the rule's newest; "
+                                  "remove the line to keep all"),
+            ("json_excluded_max", "members", "json_excluded_max = 10000  # above it the JSON export leaves out "
+                                             "the excluded members; remove the line for no cap")):
+        value = export.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            problem("bad-value", f"export.{key} must be a whole number of {what} >= 0, got {value!r}", "export", key,
+                    example)
+            value = None
+        limits[key] = value
+
     fresh = data.get("freshness", {}) if isinstance(data.get("freshness", {}), dict) else {}
     ages = {}
     for key, default in (("consensus_days", 45), ("prices_days", 7)):
@@ -216,7 +231,8 @@ def load_config(path: str | Path = "config.toml") -> Config:
                   exposure_scores=exposure, timezone=tz, jobs=tuple(jobs), csv_bom=csv_bom, lang=lang,
                   lock_timeout=float(lock_timeout), grace_time=float(grace), catch_up=catch_up,
                   closures_path=closures_path, imports=imports, consensus_max_age_days=ages["consensus_days"],
-                  prices_max_age_days=ages["prices_days"], base_url=base_url)
+                  prices_max_age_days=ages["prices_days"], base_url=base_url,
+                  keep_days=limits["keep_days"], json_excluded_max=limits["json_excluded_max"])
 
 
 def _valid_timezone(name) -> bool:

@@ -13,7 +13,10 @@
 4. renders every format, then writes the dated exports `<rule>/<D>/<rule>.<ext>`;
 5. records the run in the history (one transaction: the run, P's run id, every member);
 6. refreshes `latest.*` where D is the newest date written in that format.
-7. rebuilds `<out>/index.html` (every rule's newest report) under the output folder's index lock.
+7. rebuilds `<out>/index.html` (every rule's newest report) under the output folder's index lock;
+8. with `[export] keep_days`, and only when every step above succeeded, removes the rule's dated
+   export folders more than that many days older than its newest (`export.prune_dated`:
+   `latest.*` and the folders they came from stay); `Published.pruned` says what went.
    (Notifications, when configured, come after this step.)
 
 One `generated_at` per rule run: every export, the history row and the JSON carry the same
@@ -44,7 +47,7 @@ from screener.rules.rule import Screen
 
 if TYPE_CHECKING:  # polars and the engine load when a screen runs, not when the CLI starts
     from screener.engine.screen import ScreenResult
-    from screener.outputs.export import ExportContext
+    from screener.outputs.export import ExportContext, Pruned
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Published:
     files: tuple[str, ...] = ()
     changes: Changes | None = None
     error: str | None = None
+    pruned: Pruned | None = None  # step 8, when `[export] keep_days` is set and the rule has dated folders
 
     @property
     def generated_at(self) -> datetime | None:
@@ -112,7 +116,7 @@ def run_and_publish(config: Config, screens: list[Screen], as_of: date, formats:
     for screen in screens:
         if not write:
             result = screen_as_of(config, screen, as_of, snapshot, history)
-            ctx = ExportContext(result, _stamp(clock), lang, None, config.csv_bom, tz)
+            ctx = ExportContext(result, _stamp(clock), lang, None, config.csv_bom, tz, config.json_excluded_max)
             done.append(Published(screen.path, result, ctx))
             continue
         with ExitStack() as held:
@@ -122,7 +126,7 @@ def run_and_publish(config: Config, screens: list[Screen], as_of: date, formats:
                 # nothing can be written: still show the screen (P read only), and say why
                 why = str(e) if isinstance(e, LockTimeout) else _os_message(e)
                 result = screen_as_of(config, screen, as_of, snapshot, history)
-                ctx = ExportContext(result, _stamp(clock), lang, None, config.csv_bom, tz)
+                ctx = ExportContext(result, _stamp(clock), lang, None, config.csv_bom, tz, config.json_excluded_max)
                 done.append(Published(screen.path, result, ctx, error=_not_written(screen, why)))
                 continue
             done.append(_publish_one(config, screen, as_of, list(formats), out, history, snapshot, lang, clock, tz))
@@ -131,8 +135,8 @@ def run_and_publish(config: Config, screens: list[Screen], as_of: date, formats:
 
 def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str], out: Path, history: History,
                  snapshot, lang: str, clock, tz: str) -> Published:
-    """Steps 1-6 for one rule; the caller holds its lock."""
-    from screener.outputs.export import ExportContext, render_all, write_dated, write_latest
+    """Steps 1-8 for one rule; the caller holds its lock."""
+    from screener.outputs.export import ExportContext, Pruned, prune_dated, render_all, write_dated, write_latest
 
     generated_at = _stamp(clock)
     try:
@@ -140,7 +144,7 @@ def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str]
         changes = changes_since(history, result)
     except sqlite3.Error as e:
         return Published(screen.path, error=_not_written(screen, f"the history could not be read: {e}"))
-    ctx = ExportContext(result, generated_at, lang, changes, config.csv_bom, tz)
+    ctx = ExportContext(result, generated_at, lang, changes, config.csv_bom, tz, config.json_excluded_max)
     try:
         rendered = render_all(ctx, formats)
         dated = write_dated(ctx, out, rendered)
@@ -173,7 +177,14 @@ def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str]
             return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated + latest), changes,
                              error=f"{config.display(out / 'index.html')} could not be updated: {_os_message(e)} "
                                    f"(the run is recorded as run {run_id}; its exports and latest.* are written)")
-    return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated + latest + index), changes)
+    pruned = None
+    if config.keep_days is not None:
+        try:
+            pruned = prune_dated(out, screen.stem, config.keep_days)
+        except OSError as e:  # the run itself is published; what could not be pruned stays for next time
+            pruned = Pruned((), as_of, config.keep_days, (_os_message(e),))
+    return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated + latest + index), changes,
+                     pruned=pruned)
 
 
 def changes_since(history: History, result: ScreenResult) -> Changes | None:

@@ -6,6 +6,10 @@ Layout under the output folder:
     <out>/<rule stem>/latest.<ext>                 the newest as_of written in that format (a
                                                    backfill of an older date never replaces it)
 
+With `[export] keep_days = N`, `prune_dated` removes the dated folders more than N days older
+than the rule's newest one after a successful run (never `latest.*`, never a folder `latest.*`
+was copied from, never a folder whose name is not a date).
+
 Every file is written to a temporary file beside it and renamed into place (`screener.atomic`),
 so a reader sees the old file or the new one. Each format is a module in `screener.outputs.formats`
 with `render(ctx) -> bytes`, imported only when asked for.
@@ -19,8 +23,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
+import shutil
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from screener.atomic import write_bytes
@@ -50,6 +56,7 @@ class ExportContext:
     changes: object | None = None  # screener.outputs.history.Changes
     csv_bom: bool = True
     tz: str = "UTC"
+    json_excluded_max: int | None = None  # the JSON export's cap on listed excluded members (`export`)
 
     @property
     def generated_local(self) -> datetime:
@@ -104,18 +111,37 @@ def previous_note(result) -> str | None:
     return f"previous watchlist: run {p.run_id} as of {p.as_of.isoformat()}"
 
 
-def json_payload(ctx: ExportContext) -> dict:
+def json_payload(ctx: ExportContext, excluded_max: int | None = None) -> dict:
     """The JSON of a run, as the JSON export and `run --json` write it: `schema_version` first,
     DESIGN.md's `run --json` keys, the provenance (engine version, P) and `changes` (null when
-    there is nothing to compare with)."""
+    there is nothing to compare with).
+
+    With `excluded_max` (the JSON export passes `[export] json_excluded_max`; `run --json` never
+    does, so stdout stays complete) and more excluded members than that, `excluded` is null and
+    `excluded_count` and `excluded_note` say how many there were and where their verdicts are.
+    `rows` is always complete."""
     from screener.outputs.report import result_payload
 
     provenance = ctx.provenance()
     payload = {"schema_version": provenance.pop("schema_version")}
-    payload.update(result_payload(ctx.result, ctx.generated_local, for_writing=True))
+    count = excluded_count(ctx.result) if excluded_max is not None else 0
+    capped = excluded_max is not None and count > excluded_max
+    payload.update(result_payload(ctx.result, ctx.generated_local, for_writing=True, with_excluded=not capped))
+    if capped:
+        payload["excluded_count"] = count
+        payload["excluded_note"] = (f"{count} excluded members, more than export.json_excluded_max = {excluded_max}: "
+                                    "not listed here; the history (history.sqlite in the output folder) holds "
+                                    "every member's verdict for this run")
     payload.update(provenance)
     payload["changes"] = ctx.changes.in_zone(ctx.tz).to_dict() if ctx.changes is not None else None
     return payload
+
+
+def excluded_count(result: ScreenResult) -> int:
+    """How many members the result leaves out of its watchlist."""
+    import polars as pl
+
+    return result.verdicts.filter(pl.col("included").not_()).height
 
 
 def render(fmt: str, ctx: ExportContext) -> bytes:
@@ -197,3 +223,80 @@ def _remove_leftovers(folder: Path) -> None:
             p.unlink()
         except OSError:
             pass
+
+
+_DATE_NAME = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ASIDE = ".pruned"
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What `prune_dated` did: the dated folders removed (paths), the first as-of kept (folders
+    older than it went, unless `latest.*` came from them) and the folders that could not be
+    removed, with why."""
+
+    removed: tuple[Path, ...]
+    older_than: date
+    keep_days: int
+    failed: tuple[str, ...] = ()
+
+    def message(self) -> str:
+        n = len(self.removed)
+        text = (f"pruned {n} dated export folder{'' if n == 1 else 's'} older than {self.older_than.isoformat()} "
+                f"(export.keep_days = {self.keep_days})")
+        if self.failed:
+            text += f"; {len(self.failed)} could not be removed: {self.failed[0]}"
+        return text
+
+    def to_dict(self, display=str) -> dict:
+        return {"count": len(self.removed), "older_than": self.older_than.isoformat(), "keep_days": self.keep_days,
+                "folders": [display(p) for p in self.removed], "failed": list(self.failed)}
+
+
+def dated_folders(base: Path) -> dict[date, Path]:
+    """{as-of: folder} for the subfolders of a rule folder whose names are ISO dates (YYYY-MM-DD);
+    anything else in it is not ours to judge."""
+    found = {}
+    if not base.is_dir():
+        return found
+    for p in base.iterdir():
+        if not _DATE_NAME.fullmatch(p.name) or p.is_symlink() or not p.is_dir():
+            continue
+        try:
+            found[date.fromisoformat(p.name)] = p
+        except ValueError:
+            continue
+    return found
+
+
+def prune_dated(out_dir: Path, stem: str, keep_days: int) -> Pruned | None:
+    """Remove `<out>/<rule>/<as_of>/` folders whose as-of is more than `keep_days` days before the
+    newest dated folder of the rule. Kept always: `latest.*` and `.latest.json` (files, never
+    looked at), any folder named in `.latest.json` (where a `latest.*` came from), and every entry
+    whose name is not a date. Each folder is renamed aside (`.<as_of>.pruned`) and then deleted,
+    so a reader sees it whole or not at all; a rename aside left by a killed prune is deleted the
+    next time. None when the rule has no dated folder. The caller holds the rule's lock."""
+    base = rule_folder(out_dir, safe_component(stem))
+    for leftover in base.glob(f".*{_ASIDE}") if base.is_dir() else ():
+        if _DATE_NAME.fullmatch(leftover.name[1:-len(_ASIDE)]) and leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+    folders = dated_folders(base)
+    newest = max(folders, default=None)
+    if newest is None:
+        return None
+    older_than = newest - timedelta(days=keep_days)
+    pointed = set(_latest_meta(base).values())
+    removed, failed = [], []
+    for day in sorted(folders):
+        if day >= older_than or day.isoformat() in pointed:
+            continue
+        folder = folders[day]
+        aside = base / f".{folder.name}{_ASIDE}"
+        try:
+            folder.rename(aside)
+        except OSError as e:
+            failed.append(f"{folder}: {e.strerror or e}")
+            continue
+        shutil.rmtree(aside, ignore_errors=True)  # already out of sight; a leftover goes next time
+        removed.append(folder)
+    return Pruned(tuple(removed), older_than, keep_days, tuple(failed))

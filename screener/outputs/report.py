@@ -116,12 +116,14 @@ class EncodedJSON(list):
     """JSON texts already encoded, one per element, which `dumps_payload` writes as they are."""
 
 
-def result_payload(result: ScreenResult, generated_at: datetime | None = None, for_writing: bool = False) -> dict:
+def result_payload(result: ScreenResult, generated_at: datetime | None = None, for_writing: bool = False,
+                   with_excluded: bool = True) -> dict:
     """DESIGN.md's `run --json` shape: {"rule", "as_of", "rows": [...], "excluded": [...]} plus context.
 
     `for_writing=True` (the JSON writers) gives `excluded` as `EncodedJSON` made by polars: a
     whole-market screen has a million excluded members, and making a Python dict of each costs
-    more than the screen. `dumps_payload` writes either form."""
+    more than the screen. `dumps_payload` writes either form. `with_excluded=False` gives
+    `"excluded": null` (the JSON export above `[export] json_excluded_max`)."""
     screen = result.screen
     rows = []
     fields = shown_fields(result)
@@ -166,7 +168,8 @@ def result_payload(result: ScreenResult, generated_at: datetime | None = None, f
         "members": result.frame.height,
         "passed": int(result.frame["_passed"].sum()),
         "rows": rows,
-        "excluded": excluded_json(result) if for_writing else excluded_entries(result),
+        "excluded": (None if not with_excluded else excluded_json(result) if for_writing
+                     else excluded_entries(result)),
         "warnings": list(result.warnings),
     }
 

@@ -396,6 +396,8 @@ def print_result(result, published=None, wide: bool = False, lang: str = "en") -
         con.print(f"recorded as run {published.run_id}{same}")
     for p in published.files:
         con.print(f"wrote {p}")
+    if getattr(published, "pruned", None) is not None:
+        con.print(published.pruned.message())
 
 
 def _explained_previous(ex) -> str | None:

@@ -238,6 +238,9 @@ class Daemon:
                      time.perf_counter() - t0, published.run_id,
                      extra={"job": job.name, "rule": shown, "rows": n, "outcome": "ok",
                             "duration": round(time.perf_counter() - t0, 3)})
+            if published.pruned is not None and (published.pruned.removed or published.pruned.failed):
+                log.info("job %s rule %s: %s", job.name, shown, published.pruned.message(),
+                         extra={"job": job.name, "rule": shown})
             sent += self._notify(job, config, shown, day, published=published, warnings=stale,
                                  label=published.result.screen.name or shown)
         duration = time.perf_counter() - started

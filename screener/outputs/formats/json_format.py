@@ -1,6 +1,8 @@
 """JSON: DESIGN.md's `run --json` shape, plus its schema and engine versions, the previous
 watchlist of a buffered rule, and what changed since the run it is compared with
-(`export.json_payload`, which `run --json` writes too)."""
+(`export.json_payload`, which `run --json` writes too). Above `[export] json_excluded_max`
+excluded members, the export leaves them out (`excluded: null`, `excluded_count`); `run --json`
+stays complete."""
 
 from __future__ import annotations
 
@@ -10,4 +12,4 @@ from screener.outputs.report import dumps_payload
 def render(ctx) -> bytes:
     from screener.outputs.export import json_payload
 
-    return (dumps_payload(json_payload(ctx)) + "\n").encode("utf-8")
+    return (dumps_payload(json_payload(ctx, ctx.json_excluded_max)) + "\n").encode("utf-8")
