@@ -647,7 +647,7 @@ def loaded(world):
     return cfg, screen, snap, base.periods["members"].to_list()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(extra=later_rows(MONTH_ENDS[-1], date(2027, 12, 31)))
 def test_rows_after_the_last_date_change_no_watchlist(loaded, extra):
     cfg, screen, snap, members = loaded
@@ -655,7 +655,7 @@ def test_rows_after_the_last_date_change_no_watchlist(loaded, extra):
     assert result.periods["members"].to_list() == members
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), k=st.integers(0, len(MONTH_ENDS) - 2))
 def test_rows_after_a_date_leave_the_watchlists_up_to_it_unchanged(loaded, data, k):
     cfg, screen, snap, members = loaded
@@ -678,7 +678,7 @@ def test_the_properties_are_not_vacuous(loaded):
 
 # -- the backtest's shortcut: each date derives from the rows it reads -----------------------------
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_deriving_from_the_rows_read_equals_deriving_from_the_whole_snapshot(loaded, data):
     """`derive.rows_read` cuts the snapshot down to the rows derive reads at each date (a backtest

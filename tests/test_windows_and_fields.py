@@ -354,7 +354,7 @@ UNIVERSE_ODD = [[" 600000.SH", ""], [" 甲", ""], ["Pure", ""], ["yes", " true"]
                 ["2026/01/01", " 2026-01-01", "2026-02-30"], ["2026-13-01", "2026-06-01 ", "x"]]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(*[st.sampled_from(c) for c in UNIVERSE_CLEAN]), min_size=1, max_size=5),
        odd=st.none() | st.tuples(st.integers(0, 4), st.integers(0, 6), st.integers(0, 2)))
 def test_the_fast_path_never_disagrees_with_the_text_path_on_windows(tmp_path, rows, odd):
