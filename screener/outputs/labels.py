@@ -232,13 +232,15 @@ def translate_value(column: str, value, lang: str = "en"):
 _N = r"(\d+)"
 
 
+_POSITIONS_ZH = (
+    (rf"rank {_N} in (\S+) (.*)", lambda m: f"{m[2]} {m[3]} 组内第 {m[1]} 名"),
+    (rf"rank {_N}", lambda m: f"第 {m[1]} 名"),
+)
+
+
 def _position(text: str) -> str | None:
     """"rank 12" -> "第 12 名"; "rank 2 in industry 计算机" -> "industry 计算机 组内第 2 名"."""
-    m = re.fullmatch(rf"rank {_N} in (\S+) (.*)", text)
-    if m:
-        return f"{m[2]} {m[3]} 组内第 {m[1]} 名"
-    m = re.fullmatch(rf"rank {_N}", text)
-    return f"第 {m[1]} 名" if m else None
+    return _first_match(_POSITIONS_ZH, text)
 
 
 def _missing(text: str) -> str:
@@ -246,21 +248,27 @@ def _missing(text: str) -> str:
         else text
 
 
+def _first_match(patterns, text: str) -> str | None:
+    """The Chinese of `text` by the first (regex, words) pair whose regex matches it whole."""
+    for pattern, words in patterns:
+        m = re.fullmatch(pattern, text)
+        if m:
+            return words(m)
+    return None
+
+
+_CUTS_ZH = (
+    (rf"below top {_N} per (\S+)", lambda m: f"未进前 {m[1]}（按 {m[2]} 分组）"),
+    (rf"below top {_N}", lambda m: f"未进前 {m[1]}"),
+    (rf"outside keep {_N}", lambda m: f"超出缓冲名次 {m[1]}"),
+    (rf"its place taken by a member kept by the buffer \(keep {_N}\)",
+     lambda m: f"名额被缓冲保留的成员占用（缓冲名次 {m[1]}）"),
+)
+
+
 def _cut(text: str) -> str | None:
     """The part after a position: ", below top 10 [per F]", ", outside keep 15", "its place taken"."""
-    m = re.fullmatch(rf"below top {_N} per (\S+)", text)
-    if m:
-        return f"未进前 {m[1]}（按 {m[2]} 分组）"
-    m = re.fullmatch(rf"below top {_N}", text)
-    if m:
-        return f"未进前 {m[1]}"
-    m = re.fullmatch(rf"outside keep {_N}", text)
-    if m:
-        return f"超出缓冲名次 {m[1]}"
-    m = re.fullmatch(rf"its place taken by a member kept by the buffer \(keep {_N}\)", text)
-    if m:
-        return f"名额被缓冲保留的成员占用（缓冲名次 {m[1]}）"
-    return None
+    return _first_match(_CUTS_ZH, text)
 
 
 _FIXED_REASONS_ZH = {
@@ -274,6 +282,14 @@ _FIXED_REASONS_ZH = {
 }
 
 
+_MOVES_ZH = (
+    (rf"(up|down) {_N} \(score (.*) -> (.*)\)", lambda m: f"{'上升' if m[1] == 'up' else '下降'} {m[2]} 名（得分 {m[3]} -> {m[4]}）"),
+    (rf"rose into the top {_N} of its group \(rank {_N} in it\)", lambda m: f"升入组内前 {m[1]}（组内第 {m[2]} 名）"),
+    (rf"rose into the top {_N}", lambda m: f"升入前 {m[1]}"),
+    (rf"fell below the top {_N} \(rank {_N}\)", lambda m: f"跌出前 {m[1]}（第 {m[2]} 名）"),
+)
+
+
 def _one_reason(text: str) -> str | None:
     if text in _FIXED_REASONS_ZH:
         return _FIXED_REASONS_ZH[text]
@@ -285,18 +301,9 @@ def _one_reason(text: str) -> str | None:
             return "未通过 " + _missing(text[len(prefix):])
     if text.startswith("now passes "):
         return "现已通过 " + text[len("now passes "):]
-    m = re.fullmatch(rf"(up|down) {_N} \(score (.*) -> (.*)\)", text)
-    if m:
-        return f"{'上升' if m[1] == 'up' else '下降'} {m[2]} 名（得分 {m[3]} -> {m[4]}）"
-    m = re.fullmatch(rf"rose into the top {_N} of its group \(rank {_N} in it\)", text)
-    if m:
-        return f"升入组内前 {m[1]}（组内第 {m[2]} 名）"
-    m = re.fullmatch(rf"rose into the top {_N}", text)
-    if m:
-        return f"升入前 {m[1]}"
-    m = re.fullmatch(rf"fell below the top {_N} \(rank {_N}\)", text)
-    if m:
-        return f"跌出前 {m[1]}（第 {m[2]} 名）"
+    moved = _first_match(_MOVES_ZH, text)
+    if moved is not None:
+        return moved
     m = re.fullmatch(r"kept by the buffer \((.*), keep (\d+)\)", text)
     if m and _position(m[1]):
         return f"缓冲保留（{_position(m[1])}，缓冲名次 {m[2]}）"
@@ -357,9 +364,9 @@ def in_unit(value: float, unit: tuple[float, str]) -> str:
 
 
 _NOTES_ZH = (
-    (re.compile(r"^no previous watchlist: plain top$"), lambda m: "无上期观察名单：按排名直接取前列"),
-    (re.compile(r"^previous watchlist: run (\d+) as of (\S+)$"), lambda m: f"上期观察名单：第 {m[1]} 次运行（截至 {m[2]}）"),
-    (re.compile(r"^previous watchlist: as of (\S+)$"), lambda m: f"上期观察名单：截至 {m[1]}"),
+    (r"no previous watchlist: plain top", lambda m: "无上期观察名单：按排名直接取前列"),
+    (r"previous watchlist: run (\d+) as of (\S+)", lambda m: f"上期观察名单：第 {m[1]} 次运行（截至 {m[2]}）"),
+    (r"previous watchlist: as of (\S+)", lambda m: f"上期观察名单：截至 {m[1]}"),
 )
 
 
@@ -367,9 +374,5 @@ def translate_note(note: str | None, lang: str = "en") -> str | None:
     """The previous-watchlist note (`export.previous_note`) in `lang`; unknown text unchanged."""
     if lang != "zh" or note is None:
         return note
-    for pattern, words in _NOTES_ZH:
-        m = pattern.match(note)
-        if m:
-            return words(m)
-    return note
-
+    shown = _first_match(_NOTES_ZH, note)
+    return note if shown is None else shown
