@@ -26,6 +26,14 @@ def _private_cache(tmp_path_factory):
         os.environ["SCREENER_CACHE_DIR"] = old
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_terminal_size(monkeypatch):
+    """Terminal output fits COLUMNS when it is set; a test that wants a width sets it itself, so
+    one inherited from the runner (pytest-xdist workers get COLUMNS=80) never changes a result."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
