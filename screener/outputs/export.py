@@ -156,7 +156,37 @@ def render_all(ctx: ExportContext, formats: list[str]) -> dict[str, bytes]:
 
 
 def rule_folder(out_dir: Path, stem: str) -> Path:
+    """`<out>/<folder of the rule stem>` (`safe_component`: the stem itself for an ordinary name,
+    escaped where it could meet the project's own files), checked to stay inside `out_dir`.
+    Takes the rule's stem as it is, never an already made folder name."""
     return inside(out_dir, Path(out_dir) / safe_component(stem))
+
+
+def check_folders(screens, display=str) -> None:
+    """Raise `InputError` (exit 2) when two of the rules of one command or job would write to the
+    same rule folder (the same stem in two places, names that differ only where `safe_component`
+    replaces characters, or one file named twice): before anything is written, naming both
+    files. `screens` are `Screen`s (their `path` and `stem`)."""
+    from screener.problems import InputError, Problem
+
+    seen: dict[str, object] = {}
+    problems = []
+    for s in screens:
+        folder = safe_component(s.stem)
+        key = folder.lower()  # macOS and Windows file systems ignore case
+        first = seen.setdefault(key, s)
+        if first is s:
+            continue
+        if str(first.path) == str(s.path):
+            problems.append(Problem("same-folder", f"{display(s.path)} is named twice", display(s.path),
+                                    hint="name each rule once"))
+            continue
+        problems.append(Problem("same-folder", f"{display(first.path)} and {display(s.path)} would both write to "
+                                f"the rule folder `{folder}` (and share its history)", display(s.path),
+                                hint="rename one of the files: a rule's exports go to <out>/<file name without "
+                                     ".toml>/"))
+    if problems:
+        raise InputError(problems)
 
 
 def export(ctx: ExportContext, out_dir: Path, formats: list[str]) -> list[Path]:
@@ -173,7 +203,7 @@ def write_dated(ctx: ExportContext, out_dir: Path, rendered: dict[str, bytes]) -
     temporary files a killed run left (the caller holds the rule's lock)."""
     result = ctx.result
     stem = safe_component(result.screen.stem)
-    base = rule_folder(out_dir, stem)
+    base = rule_folder(out_dir, result.screen.stem)
     dated = inside(out_dir, base / result.as_of.isoformat())
     for folder in (base, dated):
         _remove_leftovers(folder)
@@ -189,7 +219,7 @@ def write_latest(ctx: ExportContext, out_dir: Path, rendered: dict[str, bytes]) 
     """`<out>/<rule>/latest.<ext>` for each format whose newest written as-of this run is (a
     backfill of an older date never replaces it), tracked in `.latest.json`."""
     result = ctx.result
-    base = rule_folder(out_dir, safe_component(result.screen.stem))
+    base = rule_folder(out_dir, result.screen.stem)
     meta = _latest_meta(base)
     as_of = result.as_of.isoformat()
     written = []
@@ -200,7 +230,8 @@ def write_latest(ctx: ExportContext, out_dir: Path, rendered: dict[str, bytes]) 
             written.append(target)
             meta[fmt] = as_of
     if written:
-        write_bytes(base / _LATEST_META, json.dumps(meta, sort_keys=True).encode())
+        meta["stem"] = result.screen.stem  # the rule the folder belongs to (its name may be escaped)
+        write_bytes(base / _LATEST_META, json.dumps(meta, sort_keys=True, ensure_ascii=True).encode())
     return written
 
 
@@ -276,7 +307,7 @@ def prune_dated(out_dir: Path, stem: str, keep_days: int) -> Pruned | None:
     whose name is not a date. Each folder is renamed aside (`.<as_of>.pruned`) and then deleted,
     so a reader sees it whole or not at all; a rename aside left by a killed prune is deleted the
     next time. None when the rule has no dated folder. The caller holds the rule's lock."""
-    base = rule_folder(out_dir, safe_component(stem))
+    base = rule_folder(out_dir, stem)
     for leftover in base.glob(f".*{_ASIDE}") if base.is_dir() else ():
         if _DATE_NAME.fullmatch(leftover.name[1:-len(_ASIDE)]) and leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)

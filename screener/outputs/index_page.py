@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from screener.atomic import write_bytes
+from screener.outputs.safe import template_text
 
 INDEX_FILE = "index.html"
 LOCK_FILE = ".index.lock"
@@ -36,9 +37,10 @@ def entries(out_dir: Path, history) -> list[dict]:
         if fmt is None:
             continue
         report = folder / f"latest.{fmt}"
-        out.append({"rule": folder.name, "report": report.relative_to(out_dir).as_posix(), "format": fmt,
+        stem = meta.get("stem") if isinstance(meta.get("stem"), str) else folder.name  # older files: the folder
+        out.append({"rule": stem, "report": report.relative_to(out_dir).as_posix(), "format": fmt,
                     "as_of": meta[fmt], "size": report.stat().st_size,
-                    "changes": _changes(history, folder.name, meta[fmt])})
+                    "changes": _changes(history, stem, meta[fmt])})
     return out
 
 
@@ -63,7 +65,7 @@ def render_index(out_dir: Path, history, generated_at: str) -> bytes:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("screener.outputs", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
+                             autoescape=True, undefined=jinja2.StrictUndefined, finalize=template_text)
     page = env.get_template("index.html").render(entries=entries(out_dir, history), generated_at=generated_at,
                                                   size=_size)
     return page.encode("utf-8")
