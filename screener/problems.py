@@ -35,16 +35,23 @@ class Problem:
         return ":".join(parts)
 
     def render(self) -> str:
-        """`path:line:col: error[code]: message`, the source line with a caret, the hint."""
-        where = f"{self.location()}: " if self.path else ""
-        text = f"{where}{self.severity}[{self.code}]: {self.message}"
+        """`path:line:col: error[code]: message`, the source line with a caret, the hint.
+
+        Safe to print whatever the input held: control characters are shown escaped
+        (`outputs.safe.printable`: ESC as `\\x1b`), a long source line is shown as a window of
+        `SHOWN_LINE` characters around the column ("…" where it is cut), and a message or hint
+        longer than `SHOWN_MESSAGE` characters is cut, saying how much was left out."""
+        from screener.outputs.safe import printable
+
+        where = f"{printable(self.location(), one_line=True)}: " if self.path else ""
+        text = f"{where}{self.severity}[{self.code}]: {_capped(printable(self.message))}"
         if self.source_line is not None and self.col is not None:
             gutter = f"{self.line} | " if self.line is not None else "  | "
             pad = " " * (len(gutter) - 2) + "| "
-            shown = self.source_line.rstrip("\n")
-            text += f"\n  {gutter}{shown}\n  {pad}{_caret_pad(shown, self.col)}{'^' * max(1, self.width)}"
+            shown, before, marked = _window(self.source_line.rstrip("\n"), self.col, self.width)
+            text += f"\n  {gutter}{shown}\n  {pad}{_caret_pad(before, len(before) + 1)}{'^' * max(1, marked)}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {_capped(printable(self.hint))}"
         return text
 
     def to_dict(self) -> dict:
@@ -57,6 +64,37 @@ class Problem:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+#: characters of a source line an error shows: a window around the column (a 1 MB line is not echoed)
+SHOWN_LINE = 200
+#: characters of a message or hint an error shows
+SHOWN_MESSAGE = 2000
+
+
+def _capped(text: str, limit: int = SHOWN_MESSAGE) -> str:
+    """`text`, or its first `limit` characters and how many more there were."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def _window(line: str, col: int, width: int) -> tuple[str, str, int]:
+    """What an error shows of a source line: (the shown text, the shown text before the caret,
+    how many shown characters the carets mark). At most `SHOWN_LINE` characters of the line
+    around `col`, "…" where it is cut; tabs as spaces (one column each, so the caret stays under
+    its character) and control characters escaped (`printable`)."""
+    from screener.outputs.safe import printable
+
+    at = max(0, min(col - 1, len(line)))
+    start = max(0, min(at - SHOWN_LINE // 2, len(line) - SHOWN_LINE))
+    end = min(len(line), start + SHOWN_LINE)
+    lead = "…" if start > 0 else ""
+    tail = "…" if end < len(line) else ""
+    piece = line[start:end].replace("\t", " ")
+    before = lead + printable(piece[:at - start], one_line=True)
+    marked = printable(piece[at - start:at - start + max(1, width)], one_line=True)
+    return before + printable(piece[at - start:], one_line=True) + tail, before, max(1, len(marked))
 
 
 def _caret_pad(line: str, col: int) -> str:

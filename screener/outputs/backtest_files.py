@@ -7,6 +7,8 @@ import csv
 import io
 import json
 
+from screener.outputs.safe import printable
+
 
 def payload(results) -> dict | list:
     """One result's `to_dict()`, or a list of them for several rules."""
@@ -15,7 +17,9 @@ def payload(results) -> dict | list:
 
 
 def json_bytes(results) -> bytes:
-    return (json.dumps(payload(results), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    from screener.outputs.safe import json_safe
+
+    return (json_safe(json.dumps(payload(results), ensure_ascii=False, indent=2)) + "\n").encode("utf-8")
 
 
 def periods_csv(result, bom: bool = True) -> bytes:
@@ -38,6 +42,7 @@ def periods_csv(result, bom: bool = True) -> bytes:
             cells.append(row["watchlist_net_return"])
         cells += [row["ic"], row["turnover"], row["missing_returns"], row["passers"], row["passers_with_return"]]
         cells += list(row["buckets"])
-        writer.writerow(["" if c is None else (repr(c) if isinstance(c, float) else c) for c in cells])
+        writer.writerow(["" if c is None else (repr(c) if isinstance(c, float) else printable(c) if isinstance(c, str)
+                         else c) for c in cells])
     text = buf.getvalue()
     return (("\ufeff" if bom else "") + text).encode("utf-8")

@@ -182,8 +182,12 @@ def excluded_entries(result: ScreenResult) -> list[dict]:
 
 def excluded_json(result: ScreenResult) -> EncodedJSON:
     """`excluded_entries` as JSON texts, one per member, encoded by polars."""
+    from screener.outputs.safe import JSON_RAW_PATTERN, json_escapes
+
     entry = pl.struct("symbol", "name", "failed", "missing", "reason").struct.json_encode()
     texts = result.verdicts.filter(pl.col("included").not_()).select(entry.alias("j"))["j"]
+    if texts.str.contains(JSON_RAW_PATTERN).any():  # DEL, C1, bidi controls: as \uXXXX (`safe.json_safe`)
+        texts = texts.str.replace_many(*json_escapes())
     return EncodedJSON(texts.to_list())
 
 
@@ -208,21 +212,23 @@ def dumps_payload(payload, level: int = 0) -> str:
     """JSON text for a payload (or a list of them): indented like `json.dumps(indent=2)`, except
     that each element of `rows` and `excluded` is one compact line. Same data, easier to scan,
     and written by json's C encoder: indenting a million excluded members in pure Python takes
-    tens of seconds."""
+    tens of seconds. DEL, C1 and bidi controls are written as `\\uXXXX` (`safe.json_safe`; JSON
+    escapes C0 itself), so the text has no raw byte a terminal would act on."""
     pad, inner = "  " * level, "  " * (level + 1)
     if isinstance(payload, list):
         if not payload:
             return "[]"
         return "[\n" + ",\n".join(inner + dumps_payload(p, level + 1) for p in payload) + "\n" + pad + "]"
+    from screener.outputs.safe import json_safe
     parts = []
     for key, value in payload.items():
         if key in ("rows", "excluded") and isinstance(value, list) and value:
-            encode = str if isinstance(value, EncodedJSON) else (lambda v: json.dumps(v, ensure_ascii=False))
+            encode = str if isinstance(value, EncodedJSON) else (lambda v: json_safe(json.dumps(v, ensure_ascii=False)))
             lines = ",\n".join(inner + "  " + encode(v) for v in value)
             text = "[\n" + lines + "\n" + inner + "]"
         else:
-            text = json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + inner)
-        parts.append(f"{inner}{json.dumps(key, ensure_ascii=False)}: {text}")
+            text = json_safe(json.dumps(value, ensure_ascii=False, indent=2)).replace("\n", "\n" + inner)
+        parts.append(f"{inner}{json_safe(json.dumps(key, ensure_ascii=False))}: {text}")
     return "{\n" + ",\n".join(parts) + "\n" + pad + "}"
 
 

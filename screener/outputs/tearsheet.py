@@ -45,6 +45,7 @@ from pathlib import Path
 
 from screener.outputs.formats.html_format import NULL, iso, nice_ticks, scale
 from screener.outputs.labels import phrase
+from screener.outputs.safe import template_text
 
 TEMPLATE = "tearsheet.html"
 
@@ -293,7 +294,8 @@ def _environment():
     import jinja2
 
     return jinja2.Environment(loader=jinja2.PackageLoader("screener.outputs", "templates"), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              finalize=template_text)
 
 
 def page(results: list, lang: str, generated_at: datetime) -> dict:

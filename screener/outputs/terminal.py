@@ -5,21 +5,29 @@ columns do not fit, headers fold first, then free text (names, notes, reasons) i
 whole columns are left out, least important first, and a footer line names them ("+4 columns (...):
 --wide shows them"). The width is `COLUMNS` when set, else the terminal's; `--wide`, or a pipe that
 gives no width, shows every column in full. A pipe or file gets plain text: no box drawing, no colour.
+
+Nothing from input reaches the terminal raw: every table (`SafeTable`) and every line printed
+(`SafeConsole`) shows control characters escaped (`safe.printable`: `ESC` as `\\x1b`, U+202E as
+`\\u202e`; table cells on one line, newlines escaped too), and text is never read as rich markup,
+so a name cannot retitle the window, clear the screen, open a hyperlink or reorder a line.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
+
+from screener.outputs.safe import has_control, printable
 
 
 MAX_ROWS_SHOWN = 100  # a terminal is for reading; exports carry every row
@@ -27,6 +35,67 @@ _RATIO_FIELDS = {"eps_growth_fy1", "eps_growth_fy2", "revision_1m", "revision_3m
                  "return_6m", "return_12m", "revenue_growth_fy1", "net_profit_growth_fy1"}
 _AMOUNT_FIELDS = {"market_cap", "revenue_fy1", "net_profit_fy1", "amount_avg_1m"}
 _PIPE_WIDTH = 240  # lines of free text (footers, notices) in a pipe that gave no width
+
+
+def clean(x, one_line: bool = True):
+    """A renderable with control characters shown escaped (`safe.printable`): text becomes a
+    `Text` (never read as markup), a `Text` keeps its styles; anything else (a table) as it is."""
+    if isinstance(x, Text):
+        return _clean_text(x, one_line)
+    if isinstance(x, str):
+        return Text(printable(x, one_line))
+    return x
+
+
+def _clean_text(t: Text, one_line: bool) -> Text:
+    """`t` with its control characters escaped, its styled spans moved to match."""
+    plain = t.plain
+    if not has_control(plain, one_line):
+        return t
+    starts, shifts, out, last, extra = [], [], [], 0, 0
+    for i, ch in enumerate(plain):
+        shown = printable(ch, one_line) if not (ch == "\r" and not one_line and plain[i + 1:i + 2] == "\n") else ch
+        if shown != ch:
+            out.append(plain[last:i] + shown)
+            last = i + 1
+            extra += len(shown) - 1
+            starts.append(i + 1)
+            shifts.append(extra)
+
+    def moved(offset: int) -> int:
+        k = bisect_right(starts, offset) - 1
+        return offset + (shifts[k] if k >= 0 else 0)
+
+    out.append(plain[last:])
+    spans = [Span(moved(s.start), moved(s.end), s.style) for s in t.spans]
+    return Text("".join(out), style=t.style, justify=t.justify, overflow=t.overflow, no_wrap=t.no_wrap, end=t.end,
+                tab_size=t.tab_size, spans=spans)
+
+
+class SafeConsole(Console):
+    """A console that prints text as text: control characters escaped (`clean`, newlines kept),
+    never rich markup or emoji codes."""
+
+    def print(self, *objects, **kwargs):
+        super().print(*(clean(o, one_line=False) for o in objects), **kwargs)
+
+
+class SafeTable(Table):
+    """A table whose title, headers and cells are `clean`: cells on one line, headers may fold."""
+
+    def __init__(self, *headers, title=None, **kwargs):
+        if isinstance(title, str):
+            style = kwargs.get("title_style")
+            title = Text(printable(title, one_line=True), style="table.title" if style is None else style)
+        elif title is not None:
+            title = clean(title)
+        super().__init__(*(clean(h, one_line=False) for h in headers), title=title, **kwargs)
+
+    def add_column(self, header="", *args, **kwargs):
+        super().add_column(clean(header, one_line=False), *args, **kwargs)
+
+    def add_row(self, *renderables, **kwargs):
+        super().add_row(*(clean(r) for r in renderables), **kwargs)
 
 
 def _tty() -> bool:
@@ -52,15 +121,15 @@ def _console(width: int | None = None) -> Console:
     tty = _tty()
     width = width or _room() or _PIPE_WIDTH
     if tty:
-        return Console(highlight=False, soft_wrap=False, width=width)
-    return Console(highlight=False, soft_wrap=False, width=width, color_system=None, force_terminal=False)
+        return SafeConsole(highlight=False, soft_wrap=False, width=width)
+    return SafeConsole(highlight=False, soft_wrap=False, width=width, color_system=None, force_terminal=False)
 
 
 def _table(**kw) -> Table:
     """A rich table: boxed in a terminal, plain aligned columns in a pipe."""
     if not _tty():
         kw.update(box=None, show_edge=False, pad_edge=False, title_style="")
-    return Table(**kw)
+    return SafeTable(**kw)
 
 
 @dataclass
@@ -182,14 +251,16 @@ def print_fitted(con: Console, cols: list[Col], *, wide: bool = False, boxed: bo
     """Print the columns as one table that fits the room (see `fit`); returns the columns left out,
     after printing the footer that names them."""
     boxed = _tty() if boxed is None else boxed
+    # escaped before measuring, so widths are those of what is shown
+    cols = [replace(c, header=printable(c.header, one_line=True), cells=[clean(x) for x in c.cells]) for c in cols]
     room = _room(wide)
     if room is not None:
         room = min(room, con.width)
     shown, hidden = fit(cols, room, boxed)
     if title:
         con.print(Text(title, style="bold"))
-    table = Table(box=box.HEAVY_HEAD if boxed else None, show_edge=boxed, pad_edge=boxed,
-                  header_style="bold")
+    table = SafeTable(box=box.HEAVY_HEAD if boxed else None, show_edge=boxed, pad_edge=boxed,
+                      header_style="bold")
     for c, w in shown:
         table.add_column(fold(c.header, w), width=w, justify=c.justify, no_wrap=True, overflow="ellipsis",
                          style=c.style)
@@ -198,8 +269,8 @@ def print_fitted(con: Console, cols: list[Col], *, wide: bool = False, boxed: bo
     need = sum(w for _, w in shown) + _chrome(len(shown), boxed)
     out = con
     if need > con.width:  # --wide, or a pipe: a page as wide as the table
-        out = Console(highlight=False, soft_wrap=False, width=need, color_system=con.color_system and "auto",
-                      force_terminal=None if _tty() else False)
+        out = SafeConsole(highlight=False, soft_wrap=False, width=need, color_system=con.color_system and "auto",
+                          force_terminal=None if _tty() else False)
     out.print(table)
     note = hidden_note(hidden, shows)
     if note:
@@ -398,6 +469,9 @@ def print_result(result, published=None, wide: bool = False, lang: str = "en") -
         con.print(f"wrote {p}")
     if getattr(published, "pruned", None) is not None:
         con.print(published.pruned.message())
+    detail = getattr(published, "pruned_detail", None)
+    if detail is not None and (detail.runs or detail.orphans or detail.errors):
+        con.print(detail.message())
 
 
 def _explained_previous(ex) -> str | None:

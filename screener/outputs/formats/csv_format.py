@@ -1,5 +1,6 @@
 """CSV that Excel opens with Chinese names intact (UTF-8 with BOM unless turned off); text a
-spreadsheet would run as a formula is neutralised.
+spreadsheet would run as a formula is neutralised; control characters in text are shown escaped
+(`safe.printable`: `\\x1b`), so a terminal that shows the file obeys none of them.
 
 Numbers are written clean: counts (`rank`, `group_rank`, `analysts`) as integers (24, not
 24.0); numbers the screen computes (ratios, growth, returns, scores, means) rounded to
@@ -17,7 +18,7 @@ import polars as pl
 
 from screener.outputs.labels import label
 from screener.outputs.report import watchlist_table
-from screener.outputs.safe import neutralise_formula
+from screener.outputs.safe import neutralise_formula, printable
 
 #: significant digits kept of a computed number (float64 carries 15 to 17; the last few are noise)
 SIGNIFICANT_DIGITS = 10
@@ -55,15 +56,21 @@ def rounded(column: pl.Series, digits: int = SIGNIFICANT_DIGITS) -> pl.Series:
     return fast.alias(column.name)
 
 
+def _cell(text: str) -> str:
+    """A text cell as written: control characters shown escaped (newlines and tabs kept: a quoted
+    CSV cell holds them), then neutralised against formulas."""
+    return neutralise_formula(printable(text))
+
+
 def render(ctx) -> bytes:
     table = clean_numbers(watchlist_table(ctx.result))
     table = table.with_columns(
         pl.col(c).list.join(";") for c, t in table.schema.items() if isinstance(t, pl.List)
     ).with_columns(
-        pl.col(c).map_elements(neutralise_formula, return_dtype=pl.String)
+        pl.col(c).map_elements(_cell, return_dtype=pl.String)
         for c, t in table.schema.items() if t == pl.String or isinstance(t, pl.List)
     )
-    table = table.rename({c: label(c, ctx.lang) for c in table.columns})
+    table = table.rename({c: _cell(label(c, ctx.lang)) for c in table.columns})
     buf = io.BytesIO()
     table.write_csv(buf)
     return (b"\xef\xbb\xbf" if ctx.csv_bom else b"") + buf.getvalue()

@@ -60,6 +60,7 @@ from screener.outputs.report import (
     watchlist_table,
 )
 from screener.times import shown
+from screener.outputs.safe import template_text
 
 NULL = "—"
 TEMPLATE = "watchlist.html"
@@ -90,6 +91,7 @@ def _environment():
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=template_text,  # control characters shown escaped (`safe.printable`)
     )
 
 

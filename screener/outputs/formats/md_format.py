@@ -47,6 +47,8 @@ from screener.outputs.report import (
     watchlist_table,
 )
 
+from screener.outputs.safe import printable
+
 NULL = "—"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~<])")
 _ENTITY = re.compile(r"&(?=#?\w+;)")  # an `&` that would start an entity such as `&amp;`
@@ -68,10 +70,11 @@ def escape(value: str) -> str:
     backslash escapes only (no HTML entities): backslash, backtick, `* _ [ ] | ~ <` and an `&`
     that would start an entity are backslash-escaped, so no tag, link or entity can form; `>`
     and other text stay as written ("a -> b"); line breaks and tabs become spaces. Empty text
-    stays empty."""
+    stays empty. Control characters are shown escaped first (`safe.printable`: ESC as `\\x1b`,
+    whose backslash is then escaped like any other)."""
+    value = printable(_NEWLINES.sub(" ", value))
     value = _MD_SPECIAL.sub(r"\\\1", value)
-    value = _ENTITY.sub(r"\\&", value)
-    return _NEWLINES.sub(" ", value)
+    return _ENTITY.sub(r"\\&", value)
 
 
 def format_value(value, column: str, lang: str = "en", unit: tuple[float, str] | None = None) -> str:

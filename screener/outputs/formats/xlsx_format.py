@@ -26,7 +26,8 @@ puts a literal point before the last two digits: `0!.00,,"亿"` shows 1446700000
 exactly 亿 with two decimals. For 万 the same trick with one comma (`0!.0,"万"`) gives one
 decimal, the most a format can show exactly (two would need a division by 100).
 
-Safety: every text cell goes through `safe.neutralise_formula` and `write_string`, and the
+Safety: every text cell goes through `safe.neutralise_formula` and `write_string` (control
+characters shown escaped, `safe.printable`, by the `Printable` sheet), and the
 workbook is opened with `strings_to_formulas/urls/numbers` off, so a name such as
 `=HYPERLINK(...)` is stored as inert text. Numbers stay numbers; null, NaN and infinite values
 are empty cells. The file is reproducible: its creation time is `ctx.generated_at`.
@@ -42,7 +43,7 @@ from datetime import date, datetime, timezone
 from screener.outputs.labels import AMOUNT_COLUMNS, amount_unit, label, phrase, translate_reason, translate_value
 from screener.outputs.labels import translate_note
 from screener.outputs.report import data_dates_text, exclusion_counts, previous_note, watchlist_table
-from screener.outputs.safe import neutralise_formula
+from screener.outputs.safe import neutralise_formula, printable
 from screener.times import shown
 
 HEADER_FILL = "#DDEBF7"
@@ -83,15 +84,30 @@ def render(ctx) -> bytes:
     buf = io.BytesIO()
     workbook = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False,
                                          "strings_to_urls": False, "strings_to_numbers": False})
-    workbook.set_properties({"title": neutralise_formula(ctx.result.screen.name),
+    workbook.set_properties({"title": neutralise_formula(printable(ctx.result.screen.name)),
                              "created": naive_utc(ctx.generated_at)})
     styles = Styles(workbook)
-    write_watchlist(workbook.add_worksheet("watchlist"), ctx, styles)
-    write_about(workbook.add_worksheet("about"), ctx, styles)
+    write_watchlist(Printable(workbook.add_worksheet("watchlist")), ctx, styles)
+    write_about(Printable(workbook.add_worksheet("about")), ctx, styles)
     if ctx.changes is not None and not ctx.changes.empty:
-        write_changes(workbook.add_worksheet("changes"), ctx, styles)
+        write_changes(Printable(workbook.add_worksheet("changes")), ctx, styles)
     workbook.close()
     return buf.getvalue()
+
+
+class Printable:
+    """A worksheet whose `write_string` shows control characters escaped (`safe.printable`:
+    `\\x1b`; newlines and tabs kept), so no cell, header or line of the rule text carries one
+    raw; everything else is the worksheet's own."""
+
+    def __init__(self, sheet):
+        self._sheet = sheet
+
+    def write_string(self, row, col, string, *args):
+        return self._sheet.write_string(row, col, printable(string), *args)
+
+    def __getattr__(self, name):
+        return getattr(self._sheet, name)
 
 
 def naive_utc(moment: datetime) -> datetime:
