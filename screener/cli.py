@@ -17,6 +17,14 @@ import click
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
+def echo(message: str | None = None, err: bool = False) -> None:
+    """`click.echo` for text made from input (names, paths, values, messages): control characters
+    are shown escaped (`\\x1b`), never sent raw to the terminal (`screener.outputs.safe.printable`)."""
+    from screener.outputs.safe import printable
+
+    click.echo(printable(message) if isinstance(message, str) else message, err=err)
+
+
 def _config_option(f):
     return click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
                         help="config file (default ./config.toml); paths in it are relative to it")(f)
@@ -44,16 +52,16 @@ def _boundary(f):
             _print_problems(e.problems, err=True)
             sys.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            echo("interrupted", err=True)
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as e:  # a bug of ours: say so plainly, keep the traceback for those who ask
             if os.environ.get("SCREENER_DEBUG"):
                 raise
-            click.echo(f"internal error: {type(e).__name__}: {e}\n"
-                       "This is a bug in screener, not in your files. Rerun with SCREENER_DEBUG=1 for details and report it.",
-                       err=True)
+            echo(f"internal error: {type(e).__name__}: {e}\n"
+                 "This is a bug in screener, not in your files. Rerun with SCREENER_DEBUG=1 for details and report it.",
+                 err=True)
             sys.exit(EXIT_FAILED)
 
     return wrapper
@@ -61,13 +69,13 @@ def _boundary(f):
 
 def _print_problems(problems, err: bool) -> None:
     for p in problems:
-        click.echo(p.render(), err=err)
+        echo(p.render(), err=err)
     errors = sum(1 for p in problems if p.severity == "error")
     warnings = len(problems) - errors
     if errors or warnings:
         parts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
         parts += [f"{warnings} warning{'s' if warnings != 1 else ''}"] if warnings else []
-        click.echo(", ".join(parts), err=err)
+        echo(", ".join(parts), err=err)
 
 
 def _config(ctx: click.Context, path: str | None):
@@ -89,7 +97,7 @@ def _as_of(config, value, sample_default: bool = False):
             return today(config)
         day, note = default_as_of(config)
         if note:
-            click.echo(f"note: {note}", err=True)
+            echo(f"note: {note}", err=True)
         return day
     try:
         return date.fromisoformat(value)
@@ -98,7 +106,9 @@ def _as_of(config, value, sample_default: bool = False):
 
 
 def _emit_json(payload) -> None:
-    click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    from screener.outputs.safe import json_safe
+
+    click.echo(json_safe(json.dumps(payload, ensure_ascii=False, indent=2)))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,9 +157,13 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, wide, as_json, con
 
             raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, FORMATS, 'format')}", param_hint="--format")
     screens = api.load_screens(config, rules)
+    if not no_export:
+        from screener.outputs.export import check_folders
+
+        check_folders(screens, config.display)
 
     def waiting(message):
-        click.echo(message, err=True)
+        echo(message, err=True)
 
     published = api.publish(config, screens, day, wanted, out_dir, lang, write=not no_export, on_wait=waiting)
     if as_json:
@@ -179,10 +193,10 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, wide, as_json, con
                 print_result(p.result, p if not no_export else None, wide=wide, lang=lang or config.lang)
     for p in published:
         for w in (p.result.warnings if p.result is not None else ()):
-            click.echo(f"warning: {w}", err=True)
+            echo(f"warning: {w}", err=True)
     failed = [p for p in published if p.error]
     for p in failed:
-        click.echo(f"error: {p.error}", err=True)
+        echo(f"error: {p.error}", err=True)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -246,14 +260,14 @@ def check(ctx, rules, as_json, config_path):
         for r in results:
             if r.screen is not None:
                 s = r.screen
-                click.echo(f"{r.path}: ok ({len(s.filters)} filter{'s' if len(s.filters) != 1 else ''}, "
-                           f"{len(s.scores)} score{'s' if len(s.scores) != 1 else ''}, "
-                           f"universe {', '.join(s.universes)})")
+                echo(f"{r.path}: ok ({len(s.filters)} filter{'s' if len(s.filters) != 1 else ''}, "
+                     f"{len(s.scores)} score{'s' if len(s.scores) != 1 else ''}, "
+                     f"universe {', '.join(s.universes)})")
         problems = [p for r in results for p in r.problems]
         if problems:
             _print_problems(problems, err=False)
         if not results:
-            click.echo("no rule files found", err=True)
+            echo("no rule files found", err=True)
     sys.exit(EXIT_BAD_INPUT if bad else EXIT_OK)
 
 
@@ -300,8 +314,8 @@ def test_(ctx, rules, as_json, config_path):
     else:
         for outcome in report.failed:
             for line in outcome.lines():
-                click.echo(line)
-        click.echo(report.summary())
+                echo(line)
+        echo(report.summary())
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
@@ -359,15 +373,15 @@ def backtest(ctx, rules, start, end, every, dates_, buckets, cost_bps, benchmark
 
         print_backtest(results, wide=wide)
     for f in files:
-        click.echo(f"wrote {config.display(f)}", err=as_json)
+        echo(f"wrote {config.display(f)}", err=as_json)
     failed = False
     for r in results:
         for w in r.warnings:
-            click.echo(f"warning: {w}", err=True)
+            echo(f"warning: {w}", err=True)
         if r.periods["passers_with_return"].sum() == 0 and r.periods["benchmark_return"].null_count() == r.periods.height:
-            click.echo(f"error: {r.rule}: every forward return is missing: the rule's universes have no prices in "
-                       f"{r.data.get('folder')} over these dates (screener data check; screener data import ... --kind prices)",
-                       err=True)
+            echo(f"error: {r.rule}: every forward return is missing: the rule's universes have no prices in "
+                 f"{r.data.get('folder')} over these dates (screener data check; screener data import ... --kind prices)",
+                 err=True)
             failed = True
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
@@ -378,7 +392,7 @@ def _default_to(config):
 
     day, note = default_as_of(config)
     if note:
-        click.echo(f"note: --to {day.isoformat()}, the newest date in the sample snapshot", err=True)
+        echo(f"note: --to {day.isoformat()}, the newest date in the sample snapshot", err=True)
     return day
 
 
@@ -453,9 +467,9 @@ def data_check(ctx, folder, as_json, config_path):
         for path, problems in results.items():
             errors = [p for p in problems if p.severity == "error"]
             if not problems:
-                click.echo(f"{path}: ok")
+                echo(f"{path}: ok")
             elif not errors:
-                click.echo(f"{path}: ok, with warnings")
+                echo(f"{path}: ok, with warnings")
         _print_problems([p for ps in results.values() for p in ps], err=False)
     sys.exit(EXIT_BAD_INPUT if bad else EXIT_OK)
 
@@ -491,18 +505,18 @@ def data_import(ctx, files, source, kind, as_of, into, rater, as_json, config_pa
         _emit_json([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict())
         return
     for r in reports:
-        click.echo(f"{r.file}: {r.rows_read} rows read -> {r.rows_imported} snapshot rows in {r.target} "
-                   f"({r.rows_new} new, {r.rows_changed} changed, {r.rows_unchanged} unchanged"
-                   + (f", {r.rows_skipped} empty rows skipped" if r.rows_skipped else "") + ")"
-                   + ("" if r.written else "; the file was already up to date"))
+        echo(f"{r.file}: {r.rows_read} rows read -> {r.rows_imported} snapshot rows in {r.target} "
+             f"({r.rows_new} new, {r.rows_changed} changed, {r.rows_unchanged} unchanged"
+             + (f", {r.rows_skipped} empty rows skipped" if r.rows_skipped else "") + ")"
+             + ("" if r.written else "; the file was already up to date"))
         for note in r.notes:
-            click.echo(f"  note: {note}", err=True)
+            echo(f"  note: {note}", err=True)
         if r.rejected:
-            click.echo(f"  {len(r.rejected)} row(s) rejected, listed in {r.rejected_report}:", err=True)
+            echo(f"  {len(r.rejected)} row(s) rejected, listed in {r.rejected_report}:", err=True)
             for rej in r.rejected[:10]:
-                click.echo(f"  row {rej.row}, column {rej.column}: {rej.value!r} {rej.reason}", err=True)
+                echo(f"  row {rej.row}, column {rej.column}: {rej.value!r} {rej.reason}", err=True)
             if len(r.rejected) > 10:
-                click.echo(f"  ... and {len(r.rejected) - 10} more", err=True)
+                echo(f"  ... and {len(r.rejected) - 10} more", err=True)
 
 
 @data.command("refresh")
@@ -529,13 +543,13 @@ def data_refresh(ctx, provider, into, as_of, universe_names, as_json, config_pat
         _emit_json(report.to_dict())
     else:
         for kind, n in report.written.items():
-            click.echo(f"{kind}: {n} rows as of {report.as_of} in {report.into}")
+            echo(f"{kind}: {n} rows as of {report.as_of} in {report.into}")
         for kind, symbols in report.missing.items():
             if symbols:
-                click.echo(f"{kind}: nothing for {len(symbols)} securities: {', '.join(symbols[:15])}"
-                           + (" ..." if len(symbols) > 15 else ""), err=True)
+                echo(f"{kind}: nothing for {len(symbols)} securities: {', '.join(symbols[:15])}"
+                     + (" ..." if len(symbols) > 15 else ""), err=True)
     for e in report.errors:
-        click.echo(f"error: {e}", err=True)
+        echo(f"error: {e}", err=True)
     sys.exit(EXIT_FAILED if report.errors else EXIT_OK)
 
 
