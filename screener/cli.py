@@ -580,6 +580,8 @@ def schedule(ctx, list_, from_, count, run_now, status, log_file, log_format, as
         if as_json:
             _emit_json([{"job": j["job"], "next_runs": j["next_runs"], "provisional": j["provisional"],
                          "calendar": j["calendar"], "timezone": j["timezone"]} for j in listing])
+        elif not listing:  # said here: a [[jobs]] in rich markup would print as []
+            click.echo(f"no [[jobs]] in {config.display(config.path)}: nothing is scheduled")
         else:
             from screener.outputs.terminal import print_schedule
 
@@ -605,7 +607,7 @@ def schedule(ctx, list_, from_, count, run_now, status, log_file, log_format, as
         outcome = daemon.run_job(run_now)
         if as_json:
             _emit_json(outcome.__dict__)
-        sys.exit(EXIT_OK if outcome.status == "ok" else EXIT_FAILED)
+        sys.exit(EXIT_OK if outcome.status == "ok" else EXIT_BAD_INPUT if outcome.bad_input else EXIT_FAILED)
     sys.exit(daemon.serve())
 
 

@@ -7,10 +7,12 @@ row by row by the pandera schema in `screener.data.schemas` when the data or the
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from screener.limits import DEFAULTS as DEFAULT_LIMITS, Limits, parse_limits, read_text, set_active
 from screener.rules.fields import EXPOSURE_LEVELS
 from screener.problems import InputError, Problem, suggestion
 from screener.rules.tomlpos import TomlText, toml_error_position
@@ -26,6 +28,7 @@ _SECTIONS = {
     "jobs": None,  # checked by the jobs schema
     "import": None,  # vendor import profiles: checked by screener.data.imports when used
     "freshness": ("consensus_days", "prices_days"),
+    "limits": Limits.keys(),
 }
 
 
@@ -53,6 +56,7 @@ class Config:
     base_url: str | None = None  # where the output folder is served: notifications link reports under it
     keep_days: int | None = None  # dated export folders kept: as-of within N days of the rule's newest (None: all)
     json_excluded_max: int | None = None  # above this many excluded members the JSON export omits them (None: never)
+    limits: Limits = DEFAULT_LIMITS  # `[limits]`: input sizes (screener.limits)
 
     @property
     def scoring_fingerprint(self) -> str:
@@ -77,7 +81,7 @@ def load_config(path: str | Path = "config.toml") -> Config:
     path = Path(path)
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_text(path, shown, "config file", DEFAULT_LIMITS.rule_file_bytes)
     except FileNotFoundError:
         raise InputError([Problem("no-config", f"no config file at {shown}", shown, hint=(
             "run from the project folder (where config.toml is) or pass --config PATH"))]) from None
@@ -126,8 +130,10 @@ def load_config(path: str | Path = "config.toml") -> Config:
 
     esg = data.get("esg", {}) if isinstance(data.get("esg", {}), dict) else {}
     raters = esg.get("raters", list(DEFAULT_RATERS))
-    if not isinstance(raters, list) or not all(isinstance(r, str) and r.strip() for r in raters):
-        problem("bad-value", "esg.raters must be a list of rater names, first preferred", "esg", "raters", 'raters = ["绿发信评"]')
+    if not isinstance(raters, list) or not raters or not all(isinstance(r, str) and r.strip() for r in raters):
+        got = "an empty list" if raters == [] else repr(raters)
+        problem("bad-value", f"esg.raters must be a non-empty list of rater names, first preferred; got {got}", "esg",
+                "raters", 'raters = ["绿发信评"] (or remove the line for the default)')
         raters = list(DEFAULT_RATERS)
 
     exposure = dict(DEFAULT_EXPOSURE_SCORES)
@@ -149,7 +155,7 @@ def load_config(path: str | Path = "config.toml") -> Config:
         tz = "Asia/Shanghai"
 
     grace = schedule.get("grace_time", 3600)
-    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not math.isfinite(grace) or grace < 0:
         problem("bad-value", f"schedule.grace_time must be seconds >= 0, got {grace!r}", "schedule", "grace_time",
                 "grace_time = 3600  # how late a missed run may still start")
         grace = 3600
@@ -180,7 +186,8 @@ def load_config(path: str | Path = "config.toml") -> Config:
         problem("bad-value", f"export.lang must be \"en\" or \"zh\", got {lang!r}", "export", "lang", 'lang = "zh"')
         lang = "en"
     lock_timeout = export.get("lock_timeout", 120)
-    if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or lock_timeout < 0:
+    if (isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or not math.isfinite(lock_timeout)
+            or lock_timeout < 0):
         problem("bad-value", f"export.lock_timeout must be a number of seconds >= 0, got {lock_timeout!r}",
                 "export", "lock_timeout", "lock_timeout = 120")
         lock_timeout = 120
@@ -219,6 +226,9 @@ def load_config(path: str | Path = "config.toml") -> Config:
         problem("bad-value", "`import` must be a table such as [import.generic.consensus]", "", "import")
         imports = {}
 
+    limits_table = data.get("limits", {}) if isinstance(data.get("limits", {}), dict) else {}
+    input_limits = parse_limits(limits_table, lambda code, message, key, hint: problem(code, message, "limits", key, hint))
+
     jobs = data.get("jobs", [])
     if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
         problem("bad-value", "jobs must be written as [[jobs]] tables", "", "jobs")
@@ -226,13 +236,14 @@ def load_config(path: str | Path = "config.toml") -> Config:
 
     if problems:
         raise InputError(problems)
+    set_active(input_limits)  # every later check in this process uses them (screener.limits.active)
     return Config(path=path.resolve(), root=root, rules_dir=resolved["rules"], universes_dir=resolved["universes"],
                   data_dir=resolved["data"], out_dir=resolved["out"], esg_raters=tuple(raters),
                   exposure_scores=exposure, timezone=tz, jobs=tuple(jobs), csv_bom=csv_bom, lang=lang,
                   lock_timeout=float(lock_timeout), grace_time=float(grace), catch_up=catch_up,
                   closures_path=closures_path, imports=imports, consensus_max_age_days=ages["consensus_days"],
                   prices_max_age_days=ages["prices_days"], base_url=base_url,
-                  keep_days=limits["keep_days"], json_excluded_max=limits["json_excluded_max"])
+                  keep_days=limits["keep_days"], json_excluded_max=limits["json_excluded_max"], limits=input_limits)
 
 
 def _valid_timezone(name) -> bool:

@@ -536,8 +536,12 @@ def test_an_empty_expression_is_an_error(source):
 
 
 def test_a_very_long_expression_is_an_error():
+    long = " or ".join(["pe_fy1 > 0"] * 1500)  # 21,000 characters: over the default limit of 20,000
     with pytest.raises(ExprError) as info:
-        compile_expr(" + ".join(["pe_fy1"] * 400) + " > 0")
+        compile_expr(long)
+    assert info.value.code == "too-long" and "[limits] expression_chars" in info.value.hint
+    with pytest.raises(ExprError) as info:
+        compile_expr(" + ".join(["pe_fy1"] * 400) + " > 0", max_chars=2000)
     assert info.value.code == "too-long"
 
 

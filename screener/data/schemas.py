@@ -12,6 +12,7 @@ pandera is imported only when a check runs, without pandas where it can (`pander
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 
@@ -24,6 +25,9 @@ SYMBOL_PATTERN = (
     r"^(?:[0-9]{6}\.(?:SH|SZ|BJ)|[0-9]{4,5}\.HK|[A-Z][A-Z0-9]*(?:[.\-][A-Z0-9]+)?\.US|PRIVATE:[a-z0-9][a-z0-9\-]*)$"
 )
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+#: the dates a data or universe file may hold (`as_of`, `added`, `removed`): `0000-01-01` or
+#: `9999-12-31` is a typing accident or a placeholder, never a market date
+DATE_RANGE = (date(1900, 1, 1), date(2199, 12, 31))
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ _MESSAGES = {
     "number": "is not a number",
     "int": "is not a whole number",
     "bool": "is not true or false",
-    "date": "is not a date (YYYY-MM-DD)",
+    "date": "is not a date (YYYY-MM-DD) between 1900-01-01 and 2199-12-31",
     "symbol": "is not a canonical symbol (603019.SH, 000977.SZ, 920190.BJ, 0020.HK, IONQ.US, PRIVATE:slug)",
     "currency": "is not a currency code (CNY, HKD, USD ...)",
     "grade": "is not an ESG grade (AAA, AA+, ... C; a suffix such as pi may follow; or a score with its grade, 85.98(AAA))",
@@ -93,7 +97,7 @@ def _cell_ok(col: Col, strip: bool = True, cells: pl.Expr | None = None) -> pl.E
     if col.type == "bool":
         return c.str.to_lowercase().is_in(list(_TRUE + _FALSE))
     if col.type == "date":
-        return c.str.to_date("%Y-%m-%d", strict=False).is_not_null()
+        return c.str.to_date("%Y-%m-%d", strict=False).is_between(*DATE_RANGE).fill_null(False)
     if col.type == "symbol":
         return c.str.contains(SYMBOL_PATTERN)
     if col.type == "currency":
@@ -289,7 +293,9 @@ def _clean_cell(col: Col, typed_date: bool = False) -> pl.Expr:
     c = pl.col(col.name).unique() if few else pl.col(col.name)
     if col.type == "number":
         ok = c.is_finite()
-    elif col.type in ("int", "bool") or typed_date:  # a Date column (from Parquet) is a date already
+    elif typed_date:  # a Date column (from Parquet) is a date already; only its range is checked
+        ok = c.is_between(*DATE_RANGE)
+    elif col.type in ("int", "bool"):
         ok = pl.lit(True)
     elif col.type in ("symbol", "currency", "choice"):
         ok = _cell_ok(col, strip=False, cells=c)  # anchored patterns and exact choices admit no blanks around
@@ -432,11 +438,18 @@ def validate_jobs(jobs: list[dict], path: str, text: str) -> list[Problem]:
 def _validate_jobs(pa, jobs: list[dict], path: str, text: str) -> list[Problem]:
     lines = text.splitlines()
     job_lines = [i + 1 for i, line in enumerate(lines) if line.strip().startswith("[[jobs]]")]
+    def present(j: dict, key: str, i: int):
+        """The value as text; None only when the key is absent (a value of the wrong type is
+        reported with its type by screener.schedule.jobs, not as missing)."""
+        value = j.get(key)
+        return None if value is None else value if isinstance(value, str) else f"\0{i}"
+
     frame = pl.DataFrame({
-        "name": [j.get("name") if isinstance(j.get("name"), str) else None for j in jobs],
-        "cron": [j.get("cron") if isinstance(j.get("cron"), str) else None for j in jobs],
+        "name": [present(j, "name", i) for i, j in enumerate(jobs)],
+        "cron": [present(j, "cron", i) for i, j in enumerate(jobs)],
         "calendar": [j.get("calendar", "XSHG") if isinstance(j.get("calendar", "XSHG"), str) else "?" for j in jobs],
-        "rules": [";".join(j["rules"]) if isinstance(j.get("rules"), list) and j["rules"] and all(isinstance(r, str) for r in j["rules"]) else None for j in jobs],
+        "rules": [None if j.get("rules") is None else ";".join(j["rules"]) if isinstance(j["rules"], list) and j["rules"]
+                  and all(isinstance(r, str) for r in j["rules"]) else f"\0{i}" for i, j in enumerate(jobs)],
         "formats": [";".join(j.get("formats", ["csv"])) if isinstance(j.get("formats", ["csv"]), list) else "?" for j in jobs],
     }, schema={k: pl.String for k in ("name", "cron", "calendar", "rules", "formats")})
 
@@ -457,7 +470,13 @@ def _validate_jobs(pa, jobs: list[dict], path: str, text: str) -> list[Problem]:
         for case in err.failure_cases.iter_rows(named=True):
             i = case["index"]
             line = job_lines[i] if i is not None and i < len(job_lines) else None
-            what = "rules (a non-empty list of rule files)" if case["column"] == "rules" else case["column"]
-            out.append(Problem("job", f"job {i + 1 if i is not None else '?'}: {what} {case['failure_case']!r} "
-                               f"{messages.get(case['check'], case['check'])}", path, line))
+            column = case["column"]
+            who = jobs[i].get("name") if i is not None and isinstance(jobs[i].get("name"), str) else (i + 1 if i is not None else "?")
+            if case["check"] == "not_nullable":
+                example = {"name": 'name = "esg-compute-daily"', "cron": 'cron = "30 16 * * mon-fri"',
+                           "rules": 'rules = ["rules/esg_compute_leaders.toml"]'}.get(column)
+                out.append(Problem("job", f"job {who}: `{column}` is missing", path, line, hint=example))
+            else:
+                out.append(Problem("job", f"job {who}: {column} {case['failure_case']!r} "
+                                   f"{messages.get(case['check'], case['check'])}", path, line))
     return out

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from screener import limits
 from screener.data import schemas
 from screener.problems import InputError, Problem, suggestion
 
@@ -26,8 +27,9 @@ SNAPSHOT_FILES = ("consensus", "prices", "esg", "fx")
 def read_text_table(path: Path, shown: str, raw: bytes | None = None) -> pl.DataFrame:
     """A CSV (UTF-8, optional BOM) or Parquet file as a frame of stripped strings; empty cells are null."""
     try:
-        if raw is None:
-            raw = path.read_bytes()
+        if raw is None:  # header width, line and cell lengths first: nothing large is built from a hostile file
+            limits.check_table_shape(path, shown)
+            raw = limits.read_bytes(path, shown, "data file")
         if path.suffix.lower() == ".parquet":
             frame = pl.read_parquet(io.BytesIO(raw))
             frame = frame.select(_as_text(frame, c) for c in frame.columns)
@@ -64,7 +66,8 @@ def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:
 # -- checked, typed tables, memoised by content ---------------------------------------
 
 #: bump when a schema or the typing changes, so cached tables are checked again
-SCHEMA_VERSION = "3"  # 3: universe industry/added/removed (key symbol + window), prices adj_close/amount
+SCHEMA_VERSION = "4"  # 3: universe industry/added/removed (key symbol + window), prices adj_close/amount;
+# 4: dates between 1900 and 2199, [limits] on header width, line and cell length
 
 
 def cache_dir() -> Path | None:
@@ -123,6 +126,7 @@ class FileStamp:
         The digest is remembered in the cache folder against the file's path, inode, size and
         modification time in nanoseconds, as git's index does: a file whose stat is unchanged is
         not read again (0.6 s saved per run at 1M securities). Any write changes the stat."""
+        limits.regular_file(path, shown, "data file")  # a FIFO or device is never opened
         try:
             with path.open("rb") as f:
                 st = os.fstat(f.fileno())
@@ -186,6 +190,7 @@ def load_checked(kind: str, path: Path, shown: str, stamp: FileStamp | None = No
     table would not match its hash). Raises `InputError` with every error in the file.
     """
     stamp = stamp or FileStamp.of(path, shown)
+    limits.check_header(path, shown)  # cheap, so even a cached table obeys today's header limit
     folder = cache_dir()
     key = hashlib.sha256(f"{SCHEMA_VERSION}:{kind}:{path.suffix.lower()}:".encode() + stamp.digest).hexdigest()
     cached = folder / f"{key}.parquet" if folder else None
@@ -196,6 +201,7 @@ def load_checked(kind: str, path: Path, shown: str, stamp: FileStamp | None = No
                 return pl.scan_parquet(cached)
         except (pl.exceptions.PolarsError, OSError):
             pass  # a damaged cache entry is checked again and rewritten
+    limits.check_table_shape(path, shown)  # before any parse (a cached table passed it when it was cached)
     typed = _fast_typed(kind, path)
     if typed is None:  # not clean as it stands: the careful text path says what is wrong, or fixes blanks
         text = read_text_table(path, shown)
@@ -270,6 +276,7 @@ def load_universe(folder: Path, name: str, display) -> pl.DataFrame:
     """One universe, checked and typed; raises `InputError` for a bad or unknown one."""
     path = folder / f"{name}.csv"
     shown = display(path)
+    limits.regular_file(path, shown, "universe file")
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
         raise InputError([Problem("unknown-universe", f"no universe `{name}` in {display(folder)}",
@@ -408,7 +415,9 @@ class Snapshot:
 
 
 def snapshot_files(folder: Path) -> dict[str, Path]:
-    """Which snapshot files exist: the CSV wins over a Parquet file of the same name."""
+    """Which snapshot files exist: the CSV wins over a Parquet file of the same name. Anything at
+    a snapshot file's name that is not a regular file (a folder, FIFO, device, dangling symlink,
+    symlink loop) is not a file here: `special_files` reports it."""
     found = {}
     for name in SNAPSHOT_FILES:
         for ext in (".csv", ".parquet"):
@@ -419,16 +428,52 @@ def snapshot_files(folder: Path) -> dict[str, Path]:
     return found
 
 
+def special_files(folder: Path, display) -> list[Problem]:
+    """An error for each snapshot file name (and `snapshot.toml`) taken by something that is not a
+    regular file: it is never read, and never quietly taken as "no file"."""
+    out = []
+    for file_name in (*(f"{n}{ext}" for n in SNAPSHOT_FILES for ext in (".csv", ".parquet")), "snapshot.toml"):
+        p = folder / file_name
+        if limits.exists_at_all(p):
+            kind = limits.special_kind(p)
+            if kind is not None:
+                out.append(limits.special_problem(p, display(p), "snapshot file", kind))
+    return out
+
+
+_LABEL_KEYS = ("sample", "notice")
+
+
 def read_label(folder: Path, display) -> tuple[bool, str | None]:
     path = folder / "snapshot.toml"
-    if not path.is_file():
+    shown = display(path)
+    if not limits.exists_at_all(path):
         return False, None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        text = limits.read_text(path, shown, "snapshot label", limits.active().rule_file_bytes, "rule_file_bytes")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        return False, None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError([Problem("toml", f"not valid TOML: {e}", display(path))]) from None
-    sample = bool(data.get("sample", False))
-    notice = data.get("notice") or ("SAMPLE DATA: illustrative numbers, not market data" if sample else None)
+        raise InputError([Problem("toml", f"not valid TOML: {e}", shown)]) from None
+    except OSError as e:
+        raise InputError([Problem("unreadable", f"cannot read the file: {e.strerror or e}", shown)]) from None
+    problems = []
+    sample = data.get("sample", False)
+    if not isinstance(sample, bool):
+        problems.append(Problem("bad-value", f"`sample` must be true or false, got {sample!r}", shown,
+                                hint="sample = true marks the folder as illustrative data"))
+    notice = data.get("notice")
+    if notice is not None and not (isinstance(notice, str) and notice.strip()):
+        problems.append(Problem("bad-value", f"`notice` must be text in quotes, got {notice!r}", shown,
+                                hint='notice = "SAMPLE DATA: illustrative numbers, not market data"'))
+    for key in data:
+        if key not in _LABEL_KEYS:
+            problems.append(Problem("unknown-key", f"unknown key `{key}`", shown, hint=suggestion(key, _LABEL_KEYS, "key"),
+                                    severity="warning"))
+    if any(p.severity == "error" for p in problems):
+        raise InputError(problems)
+    notice = notice or ("SAMPLE DATA: illustrative numbers, not market data" if sample else None)
     return sample, notice
 
 
@@ -438,11 +483,15 @@ def check_snapshot(folder: Path, display) -> list[Problem]:
     if not folder.is_dir():
         return [Problem("no-folder", f"no data folder at {display(folder)}", display(folder),
                         hint="set paths.data in config.toml, or pass the folder: screener data check DIR")]
+    problems.extend(special_files(folder, display))
     try:
         read_label(folder, display)
     except InputError as e:
         problems.extend(e.problems)
-    for name, path in snapshot_files(folder).items():
+    files = snapshot_files(folder)
+    if not files:
+        problems.append(_empty_folder(folder, display))
+    for name, path in files.items():
         try:
             frame = read_text_table(path, display(path))
         except InputError as e:
@@ -457,12 +506,17 @@ def load_snapshot(folder: Path, display) -> Snapshot:
     if not folder.is_dir():
         raise InputError([Problem("no-folder", f"no data folder at {display(folder)}", display(folder),
                                   hint="set paths.data in config.toml to a snapshot folder such as data/sample")])
+    special = special_files(folder, display)
+    if special:
+        raise InputError(special)
     sample, notice = read_label(folder, display)
     frames, problems, digest = {}, [], hashlib.sha256()
     from screener.data.store import reading
 
     with reading(folder):  # a writer's several files are all new or all old (see data/store.py)
         files = snapshot_files(folder)
+        if not files:
+            raise InputError([_empty_folder(folder, display)])
         for name, path in files.items():
             try:
                 stamp = FileStamp.of(path, display(path))
@@ -474,6 +528,13 @@ def load_snapshot(folder: Path, display) -> Snapshot:
         raise InputError(problems)
     return Snapshot(folder=folder, frames=frames, files=tuple(sorted(files)), fingerprint=digest.hexdigest()[:16],
                     sample=sample, notice=notice)
+
+
+def _empty_folder(folder: Path, display) -> Problem:
+    names = ", ".join(f"{n}.csv" for n in SNAPSHOT_FILES)
+    return Problem("empty-snapshot", f"the data folder {display(folder)} holds none of the snapshot files ({names})",
+                   display(folder), hint="point paths.data in config.toml at a snapshot folder such as data/sample, or "
+                   "bring data in: screener data import FILE --source ... --kind ... (some files may be absent; not all)")
 
 
 def warm_cache(folder: Path, display) -> None:

@@ -27,15 +27,18 @@ from __future__ import annotations
 
 import ast
 import math
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 from screener.rules.fields import FIELDS, Kind
 from screener.rules.grades import GRADES_HIGH_TO_LOW, RATER_SUFFIXES, grade_literals, parse_grade_literal
+from screener.limits import active, raise_hint
 from screener.problems import did_you_mean, suggestion
 
-MAX_SOURCE_CHARS = 2000
+#: the default length limit of one expression; `[limits] expression_chars` in config.toml sets it
+MAX_SOURCE_CHARS = 20_000
 MAX_DEPTH = 100
 #: fields whose text literals are security symbols, read by the `symbols` resolver
 SYMBOL_FIELDS = ("symbol",)
@@ -160,7 +163,8 @@ class LiteralError(Exception):
         self.code, self.message, self.hint = code, message, hint
 
 
-def compile_expr(source: str, fields: dict | None = None, symbols: Callable[[str], str] | None = None) -> Node:
+def compile_expr(source: str, fields: dict | None = None, symbols: Callable[[str], str] | None = None,
+                 max_chars: int | None = None) -> Node:
     """Parse and type-check one expression; raises `ExprError` on the first problem.
 
     Multi-line sources (TOML multi-line strings) are accepted: newlines count as spaces,
@@ -174,10 +178,13 @@ def compile_expr(source: str, fields: dict | None = None, symbols: Callable[[str
     if not source.strip():
         raise ExprError("empty-expression", "the expression is empty", 0, max(1, len(source)),
                         "write a condition such as `eps_fy1 > 0`")
-    if len(source) > MAX_SOURCE_CHARS:
-        raise ExprError("too-long", f"the expression is {len(source)} characters long; the limit is {MAX_SOURCE_CHARS}",
-                        0, 1, "split it into several filters")
+    bound = active().expression_chars if max_chars is None else max_chars
+    if len(source) > bound:
+        raise ExprError("too-long", f"the expression is {len(source):,} characters long, more than the limit of {bound:,}",
+                        0, 1, "split it into several filters; or, " + raise_hint("expression_chars", bound).removeprefix(
+                            "if the file is right, "))
     flat = source.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    _check_ascii_lookalikes(flat)
     if "#" in _outside_strings(flat):
         i = _outside_strings(flat).index("#")
         raise ExprError("syntax", "`#` is not part of the rule language", i, i + 1,
@@ -200,6 +207,49 @@ def compile_expr(source: str, fields: dict | None = None, symbols: Callable[[str
     except RecursionError:
         raise ExprError("too-complex", "the expression is too deeply nested to check", 0, 1,
                         "simplify it or split it into several filters") from None
+
+
+#: typographic quotes an input method or word processor puts in for ' and "
+_QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+           "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u3001": ",", "\u3002": "."}
+
+
+def _ascii_form(ch: str) -> str | None:
+    """The ASCII character a look-alike stands for: full-width forms (`ｅ`, `，`, `（`) by NFKC,
+    typographic quotes by table; None when `ch` is not a look-alike of ASCII."""
+    if ch in _QUOTES:
+        return _QUOTES[ch]
+    norm = unicodedata.normalize("NFKC", ch)
+    return norm if norm != ch and norm.isascii() and norm.strip() else None
+
+
+def _check_ascii_lookalikes(flat: str) -> None:
+    """Full-width letters, digits and punctuation (`ｅｐｓ_fy1`, `，`, `（`) and typographic quotes
+    (`‘`) outside quoted text are errors with the expression in ASCII as the did-you-mean:
+    Python would read full-width letters as ASCII without a word, or stop at the punctuation."""
+    outside = _outside_strings(flat)
+    first = next((i for i, ch in enumerate(outside) if not ch.isascii() and _ascii_form(ch) is not None), None)
+    if first is None:
+        return
+    end = first
+    while end < len(outside) and not outside[end].isascii() and _ascii_form(outside[end]) is not None:
+        end += 1
+    # the whole expression with every look-alike outside quotes replaced; quoted text kept as written
+    fixed, quote, typographic = [], None, False
+    for ch in flat:
+        if quote is not None:  # inside quotes only the closing quote changes: `‘x’` -> `'x'`
+            closes = ch == quote or (typographic and _QUOTES.get(ch) == quote)
+            out = quote if closes else ch
+            quote = None if closes else quote
+        else:
+            form = _ascii_form(ch)
+            out = form if form is not None else ch
+            quote, typographic = (out, form is not None) if out in "'\"" else (None, False)
+        fixed.append(out)
+    shown = flat[first:end]
+    raise ExprError("full-width", f"`{shown}` is written in full-width or typographic characters "
+                    f"({', '.join(f'U+{ord(c):04X}' for c in dict.fromkeys(shown))}); the rule language is ASCII outside quotes",
+                    first, end, f"did you mean `{''.join(fixed).strip()}`? (switch the input method to half-width)")
 
 
 def referenced_fields(node: Node) -> list[str]:
@@ -329,6 +379,12 @@ class _Checker:
                 self.fail(node, "bad-number", "the number is too large", "write large numbers as e.g. 1e12")
             return Lit(Kind.NUMBER, self.span(node), number)
         if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError as e:
+                self.fail(node, "bad-text", f"the text holds U+{ord(v[e.start]):04X}, a lone surrogate that is not a "
+                          "character and cannot be written as UTF-8",
+                          "write the character itself, or its full escape (a \\U0001F600 escape for characters beyond U+FFFF)")
             return Lit(Kind.TEXT, self.span(node), v)
         self.fail(node, "not-allowed", f"{type(v).__name__} literals are not part of the rule language",
                   "use numbers, 'text', true or false")

@@ -179,8 +179,16 @@ def load_rule(path: str | Path, known_universes: list[str] | None = None, displa
     """Read and check one rule file. Raises `InputError` with every problem found (see `parse_rule`)."""
     path = Path(path)
     shown = display_path or str(path)
+    from screener import limits
+
+    bad_name = _unencodable(str(path))
+    if bad_name is not None:
+        raise InputError([Problem("encoding", f"the rule file's name holds {bad_name}, which is not UTF-8 text", repr(str(path))[1:-1],
+                                  hint="rename the file with a UTF-8 name (its stem names the rule's folder and history)")])
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the TOML
+        bound = limits.active().rule_file_bytes
+        # a BOM (Windows editors) is not part of the TOML; a FIFO, device or folder is never opened
+        text = limits.read_text(path, shown, "rule file", bound, "rule_file_bytes")
     except FileNotFoundError:
         raise InputError([Problem("no-file", "rule file not found", shown,
                                   hint="check the path; `screener check` lists the rules in rules/")]) from None
@@ -190,6 +198,16 @@ def load_rule(path: str | Path, known_universes: list[str] | None = None, displa
     except OSError as e:
         raise InputError([Problem("unreadable", f"cannot read the rule file: {e.strerror}", shown)]) from None
     return parse_rule(text, shown, path.stem, known_universes, universe_symbols=universe_symbols, today=today)
+
+
+def _unencodable(text: str) -> str | None:
+    """The first character of `text` that UTF-8 cannot encode (a lone surrogate: from a file name
+    that is not UTF-8, or a `\\ud800` escape) as `U+D800`, or None when it all encodes."""
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError as e:
+        return f"U+{ord(text[e.start]):04X}"
 
 
 def parse_rule(text: str, path: str, stem: str, known_universes: list[str] | None = None, *,
@@ -260,6 +278,17 @@ class _RuleChecker:
         if not isinstance(description, str):
             self.problem("bad-value", "`description` must be text", *self.at("", "description"))
             description = ""
+
+        from screener.limits import active, raise_hint
+
+        parts = sum(len(data[k]) for k in ("filters", "scores") if isinstance(data.get(k), dict))
+        bound = active().filters_and_scores
+        if parts > bound:  # refused before any expression is compiled
+            table = "filters" if self.toml.has_table("filters") else "scores"
+            line = self.toml.table_line(table) if self.toml.has_table(table) else 1
+            self.problem("limit", f"the rule has {parts:,} filters and scores together, more than the limit of {bound:,}",
+                         line, 1, "split it into several rules; or, " + raise_hint("filters_and_scores", bound).removeprefix("if the file is right, "))
+            return None
 
         universes = self._universes(data)
         unknown = self.known is not None and any(u not in self.known for u in universes)

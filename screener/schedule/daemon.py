@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import logging
 import signal
 import threading
@@ -60,6 +61,7 @@ class Outcome:
     error: str | None = None
     warnings: tuple[str, ...] = ()  # stale-data warnings, "<rule>: <warning>"
     notifications: tuple[dict, ...] = ()  # deliveries: redacted target, ok, error, rule
+    bad_input: bool = False  # failed because of a rule, config or data problem (`--run-now` exits 2)
 
 
 def trigger_for(job: Job, config: Config):
@@ -135,7 +137,8 @@ class Daemon:
     def __init__(self, config_path: Path, clock=None):
         self.config_path = Path(config_path)
         self.config = load_config(self.config_path)
-        self.jobs = {j.name: j for j in load_jobs(self.config)}
+        # a rule file missing at start is that job's failure at its runs, not the daemon's (it may come back)
+        self.jobs = {j.name: j for j in load_jobs(self.config, check_files=False)}
         self.status = StatusFile(self.config.out_dir)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.scheduler = None
@@ -157,9 +160,10 @@ class Daemon:
             outcome = self._run_locked(job, local_slot, started)
         except Exception as e:  # noqa: BLE001 - one failing job must never stop the daemon
             error = f"{type(e).__name__}: {e}"
-            if self._errors_seen.get((name, None)) != error:  # in full, with the traceback, once per error
+            if self._errors_seen.get((name, None)) != error:  # one line; the traceback only with SCREENER_DEBUG
                 self._errors_seen[(name, None)] = error
-                log.exception("job %s failed: %s", name, error, extra={"job": name, "outcome": "failed"})
+                log.error("job %s failed: %s (this is a bug in screener; SCREENER_DEBUG=1 logs the traceback)", name,
+                          error, exc_info=bool(os.environ.get("SCREENER_DEBUG")), extra={"job": name, "outcome": "failed"})
             else:
                 self._log_error(job, None, "failed", error)
             sent = self._notify(job, self.config, f"job {name}", local_slot.date(), error=error)
@@ -199,7 +203,7 @@ class Daemon:
         day = slot.date()
         if job.refresh:
             self._refresh(job, config, day)
-        rows, errors, warnings, sent = 0, [], [], []
+        rows, errors, warnings, sent, bad_input = 0, [], [], [], False
         snapshot = None
         for path in job.rules:
             shown = config.display(path)
@@ -219,6 +223,7 @@ class Daemon:
                 text = "\n".join(p.render() for p in e.problems)
                 self._log_error(job, shown, "bad input, the previous watchlist is kept", text)
                 errors.append(f"{shown}: " + "; ".join(f"{p.location()}: {p.message}" for p in e.problems))
+                bad_input = True
                 sent += self._notify(job, config, shown, day, error=text)
                 continue
             stale = list(published.result.warnings) if published.result is not None else []
@@ -246,7 +251,7 @@ class Daemon:
         duration = time.perf_counter() - started
         extra = {"warnings": tuple(warnings), "notifications": tuple(sent)}
         if errors:
-            return Outcome(job.name, "failed", rows, duration, " | ".join(errors), **extra)
+            return Outcome(job.name, "failed", rows, duration, " | ".join(errors), bad_input=bad_input, **extra)
         return Outcome(job.name, "ok", rows, duration, **extra)
 
     def _log_error(self, job: Job, rule: str | None, what: str, text: str) -> None:
@@ -412,7 +417,7 @@ class Daemon:
         """Re-read config.toml and rebuild the jobs; an invalid config keeps the running ones."""
         try:
             config = load_config(self.config_path)
-            jobs = {j.name: j for j in load_jobs(config)}
+            jobs = {j.name: j for j in load_jobs(config, check_files=False)}
             for job in jobs.values():
                 trigger_for(job, config)
         except (InputError, Exception) as e:  # noqa: BLE001 - a bad edit must not stop the daemon

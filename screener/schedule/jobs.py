@@ -35,16 +35,19 @@ class Job:
     notify_on: str = "change"  # change | always | never
 
 
-def load_jobs(config: Config) -> list[Job]:
-    """Every job of the config, checked (keys, cron, calendar, timezone, formats, unique names).
-    Raises `InputError` with every problem, each on its `[[jobs]]` line."""
+def load_jobs(config: Config, check_files: bool = True) -> list[Job]:
+    """Every job of the config, checked (keys, cron, calendar, timezone, formats, unique names, and
+    with `check_files` that each rule file is there). Raises `InputError` with every problem, each
+    on its `[[jobs]]` line."""
     from screener.data import schemas
     from screener.schedule.calendars import CALENDARS, calendar_hint
     from screener.schedule.crontab import CronError, parse_cron
     from screener.outputs.export import FORMATS
     from screener import notify as notify_urls
 
-    text = config.path.read_text(encoding="utf-8-sig")
+    from screener import limits
+
+    text = limits.read_text(config.path, config.display(config.path), "config file", limits.DEFAULTS.rule_file_bytes)
     shown = config.display(config.path)
     problems = list(schemas.validate_jobs(list(config.jobs), shown, text))
     toml = TomlText(text)
@@ -69,7 +72,12 @@ def load_jobs(config: Config) -> list[Job]:
             if key not in JOB_KEYS:
                 problem(f"unknown key `{key}`", suggestion(key, JOB_KEYS, "key"), key)
         name = raw.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            problem(f"name must be text in quotes, got {name!r}", 'name = "esg-compute-daily"', "name")
         cron = raw.get("cron")
+        if cron is not None and not isinstance(cron, str):
+            problem(f"cron must be a string in quotes, got {cron!r}", 'cron = "30 16 * * mon-fri" (minute hour day month weekday)',
+                    "cron")
         if isinstance(cron, str):
             try:
                 parse_cron(cron)
@@ -107,6 +115,21 @@ def load_jobs(config: Config) -> list[Job]:
                     suggestion(str(notify_on), notify_urls.NOTIFY_ON, "value") or 'notify_on = "change"', "notify_on")
             notify_on = "change"
         rules = raw.get("rules")
+        if rules is not None and (not isinstance(rules, list) or not rules or not all(isinstance(r, str) for r in rules)):
+            problem(f"rules must be a non-empty list of rule files, got {rules!r}",
+                    'rules = ["rules/esg_compute_leaders.toml"]', "rules")
+        elif rules is not None and check_files:
+            for r in rules:
+                target = config.root / r
+                kind = limits.special_kind(target)
+                if kind is not None:
+                    problem(f"rule file {r} is {kind}, not a regular file", "name a rule file (paths are relative to the "
+                            "config file)", "rules")
+                elif not target.is_file():
+                    near = suggestion(Path(r).stem, [q.stem for q in config.rules_dir.glob("*.toml")], "rule") \
+                        if config.rules_dir.is_dir() else ""
+                    problem(f"rule file {r} not found (paths are relative to {config.display(config.root) or '.'})",
+                            near or "check the path", "rules")
         if isinstance(rules, list) and all(isinstance(r, str) for r in rules) and isinstance(name, str) and isinstance(cron, str):
             jobs.append(Job(name=name, rules=tuple((config.root / r) for r in rules), cron=cron, calendar=calendar,
                             formats=tuple(formats) if isinstance(formats, list) else ("csv", "json"),
