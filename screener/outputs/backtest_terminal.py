@@ -3,9 +3,7 @@ and every notice (undated membership, missing returns, pins, sample data)."""
 
 from __future__ import annotations
 
-from rich.text import Text
-
-from screener.outputs.terminal import Col, _console, print_fitted
+from screener.outputs.terminal import Col, Text, _console, print_fitted  # Text: control characters escaped
 
 
 def pct(v, digits: int = 1) -> str:

@@ -25,9 +25,18 @@ from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
-from rich.text import Span, Text
+from rich.text import Span
+from rich.text import Text as RichText
 
 from screener.outputs.safe import has_control, printable
+
+
+class Text(RichText):
+    """rich's `Text` with control characters shown escaped first (`safe.printable`; newlines kept):
+    rich itself drops BEL, BS, VT, FF and CR silently and passes ESC through."""
+
+    def __init__(self, text: str = "", *args, **kwargs):
+        super().__init__(printable(text), *args, **kwargs)
 
 
 MAX_ROWS_SHOWN = 100  # a terminal is for reading; exports carry every row
@@ -40,14 +49,14 @@ _PIPE_WIDTH = 240  # lines of free text (footers, notices) in a pipe that gave n
 def clean(x, one_line: bool = True):
     """A renderable with control characters shown escaped (`safe.printable`): text becomes a
     `Text` (never read as markup), a `Text` keeps its styles; anything else (a table) as it is."""
-    if isinstance(x, Text):
+    if isinstance(x, RichText):
         return _clean_text(x, one_line)
     if isinstance(x, str):
-        return Text(printable(x, one_line))
+        return RichText(printable(x, one_line))
     return x
 
 
-def _clean_text(t: Text, one_line: bool) -> Text:
+def _clean_text(t: RichText, one_line: bool) -> RichText:
     """`t` with its control characters escaped, its styled spans moved to match."""
     plain = t.plain
     if not has_control(plain, one_line):
@@ -68,8 +77,8 @@ def _clean_text(t: Text, one_line: bool) -> Text:
 
     out.append(plain[last:])
     spans = [Span(moved(s.start), moved(s.end), s.style) for s in t.spans]
-    return Text("".join(out), style=t.style, justify=t.justify, overflow=t.overflow, no_wrap=t.no_wrap, end=t.end,
-                tab_size=t.tab_size, spans=spans)
+    return RichText("".join(out), style=t.style, justify=t.justify, overflow=t.overflow, no_wrap=t.no_wrap,
+                    end=t.end, tab_size=t.tab_size, spans=spans)
 
 
 class SafeConsole(Console):
@@ -156,7 +165,7 @@ class Col:
 
 
 def _len(cell) -> int:
-    return cell_len(cell.plain if isinstance(cell, Text) else str(cell))
+    return cell_len(cell.plain if isinstance(cell, RichText) else str(cell))
 
 
 _WORD = re.compile(r"(\s*)([^\s_]*_|[^\s_]+)")
@@ -265,7 +274,7 @@ def print_fitted(con: Console, cols: list[Col], *, wide: bool = False, boxed: bo
         table.add_column(fold(c.header, w), width=w, justify=c.justify, no_wrap=True, overflow="ellipsis",
                          style=c.style)
     for r in range(max((len(c.cells) for c in cols), default=0)):
-        table.add_row(*[x if isinstance(x := c.cells[r], Text) else Text(str(x)) for c, _ in shown])
+        table.add_row(*[x if isinstance(x := c.cells[r], RichText) else Text(str(x)) for c, _ in shown])
     need = sum(w for _, w in shown) + _chrome(len(shown), boxed)
     out = con
     if need > con.width:  # --wide, or a pipe: a page as wide as the table
