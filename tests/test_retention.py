@@ -64,7 +64,7 @@ def test_keep_days_removes_only_dated_folders_older_than_the_window(tiny, cli):
     assert dated(folder) == ["2026-06-01-old", "2026-07-06", "2026-07-10", "2026-13-01", "notes"]
 
     meta = json.loads((folder / ".latest.json").read_text(encoding="utf-8"))
-    assert meta == {"csv": "2026-07-06", "json": "2026-07-10"}
+    assert meta == {"csv": "2026-07-06", "json": "2026-07-10", "stem": "small"}  # stem: whose folder it is
     assert json.loads((folder / "latest.json").read_text(encoding="utf-8"))["as_of"] == "2026-07-10"
     assert (folder / "latest.csv").read_bytes() == (folder / "2026-07-06" / "small.csv").read_bytes()
     assert (folder / "notes" / "readme.txt").read_text(encoding="utf-8") == "mine"

@@ -6,6 +6,12 @@ Layout under the output folder:
     <out>/<rule stem>/latest.<ext>                 the newest as_of written in that format (a
                                                    backfill of an older date never replaces it)
 
+`<rule stem>` is the file stem as it is for an ordinary name (`safe.safe_component`: characters
+other than ASCII letters, digits and `_ . -` become `_`); a stem that could meet the output
+folder's own files (`history*`, `schedule-status.json`, `index.html`, `backtests`, `*.lock`) or
+starts with a dot is escaped with `@` (`@history.sqlite`, `@..@`). Two rules of one command that
+would share a folder are refused before anything is written (`check_folders`).
+
 With `[export] keep_days = N`, `prune_dated` removes the dated folders more than N days older
 than the rule's newest one after a successful run (never `latest.*`, never a folder `latest.*`
 was copied from, never a folder whose name is not a date).
