@@ -64,6 +64,7 @@ EVIL_NAME = "Evil\x1b]0;pwned\x07\x1b[2J screen\x9b"
 
 # security names, English names and notes carrying every kind of control character
 HOSTILE_UNIVERSE = (UNIVERSE.replace("甲公司", f"甲{HOSTILE}公司").replace("Beta", "Be\u202eta\x9b31m")
+                    .replace("IONQ.US,IonQ,", f"IONQ.US,Ion{HOSTILE}Q,")  # excluded: the JSON's `excluded` list
                     .replace("PRIVATE:x,私营,pure,false,Private X,,test,",
                              f"PRIVATE:x,私营,pure,false,Private X,,test,\"note{HOSTILE}\x7f\""))
 
@@ -93,6 +94,7 @@ def _json_keeps_data(project: Path, stdout: str) -> None:
     payload = json.loads(stdout)
     assert payload["rule_name"] == EVIL_NAME  # the data is kept: only the encoding escapes it
     assert any(r["name"] == f"甲{HOSTILE}公司" for r in payload["rows"])
+    assert any(e["name"] == f"Ion{HOSTILE}Q" for e in payload["excluded"])
 
 
 def _parquet_keeps_data(project: Path, stdout: str) -> None:

@@ -76,7 +76,11 @@ def json_escapes() -> tuple[list[str], list[str]]:
     return chars, [f"\\u{ord(c):04x}" for c in chars]
 
 
-JSON_RAW_PATTERN = _JSON_RAW.pattern
+#: `_JSON_RAW` and a superset of what `printable` escapes (CR included), as regex text that both
+#: Python's `re` and polars (Rust's regex) read: to find, column by column, the text that needs it
+_REORDER_ESCAPED = r"\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+JSON_RAW_PATTERN = rf"[\x7f-\x9f{_REORDER_ESCAPED}]"
+CONTROL_PATTERN = rf"[\x00-\x08\x0b-\x1f\x7f-\x9f{_REORDER_ESCAPED}]"
 
 
 # ------------------------------------------------------------------ folder names

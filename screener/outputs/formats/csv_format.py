@@ -18,7 +18,7 @@ import polars as pl
 
 from screener.outputs.labels import label
 from screener.outputs.report import watchlist_table
-from screener.outputs.safe import neutralise_formula, printable
+from screener.outputs.safe import CONTROL_PATTERN, neutralise_formula, printable
 
 #: significant digits kept of a computed number (float64 carries 15 to 17; the last few are noise)
 SIGNIFICANT_DIGITS = 10
@@ -57,8 +57,9 @@ def rounded(column: pl.Series, digits: int = SIGNIFICANT_DIGITS) -> pl.Series:
 
 
 def _cell(text: str) -> str:
-    """A text cell as written: control characters shown escaped (newlines and tabs kept: a quoted
-    CSV cell holds them), then neutralised against formulas."""
+    """A header as written: control characters shown escaped (newlines and tabs kept: a quoted
+    CSV cell holds them), neutralised against formulas. (A cell is neutralised, then escaped: an
+    escape starts with a backslash, never with a formula's first character.)"""
     return neutralise_formula(printable(text))
 
 
@@ -67,9 +68,12 @@ def render(ctx) -> bytes:
     table = table.with_columns(
         pl.col(c).list.join(";") for c, t in table.schema.items() if isinstance(t, pl.List)
     ).with_columns(
-        pl.col(c).map_elements(_cell, return_dtype=pl.String)
+        pl.col(c).map_elements(neutralise_formula, return_dtype=pl.String)
         for c, t in table.schema.items() if t == pl.String or isinstance(t, pl.List)
     )
+    # control characters shown escaped, only in the columns that have any (a cheap scan per column)
+    dirty = [c for c, t in table.schema.items() if t == pl.String and table[c].str.contains(CONTROL_PATTERN).any()]
+    table = table.with_columns(pl.col(c).map_elements(printable, return_dtype=pl.String) for c in dirty)
     table = table.rename({c: _cell(label(c, ctx.lang)) for c in table.columns})
     buf = io.BytesIO()
     table.write_csv(buf)
