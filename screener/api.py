@@ -6,6 +6,8 @@ exits. Bad input raises `InputError` carrying every problem found.
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -59,7 +61,7 @@ def rule_paths(config: Config, args: list[str] | tuple[str, ...] = ()) -> list[P
         p = Path(a)
         if not p.exists() and not p.suffix and (config.rules_dir / f"{a}.toml").exists():
             p = config.rules_dir / f"{a}.toml"
-        if not p.exists():
+        if not os.path.lexists(p):  # a dangling symlink or a loop is there: load_rule names what it is
             known = [q.stem for q in config.rules_dir.glob("*.toml")] if config.rules_dir.is_dir() else []
             hint = suggestion(Path(a).stem, known, "rule") if known else "see the rules/ folder"
             raise InputError([Problem("no-file", "rule file not found", str(a), hint=hint)])

@@ -99,10 +99,16 @@ def _as_of(config, value, sample_default: bool = False):
         if note:
             echo(f"note: {note}", err=True)
         return day
+    from screener.limits import DATE_RANGE
+
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-11-26", param_hint="--as-of")
+    if not DATE_RANGE[0] <= day <= DATE_RANGE[1]:
+        raise click.BadParameter(f"{value} is outside the dates screener works with ({DATE_RANGE[0]} to {DATE_RANGE[1]})",
+                                 param_hint="--as-of")
+    return day
 
 
 def _emit_json(payload) -> None:
@@ -401,10 +407,16 @@ def _date_option(value, name):
 
     if value is None:
         return None
+    from screener.limits import DATE_RANGE
+
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-06-30", param_hint=name)
+    if not DATE_RANGE[0] <= day <= DATE_RANGE[1]:
+        raise click.BadParameter(f"{value} is outside the dates screener works with ({DATE_RANGE[0]} to {DATE_RANGE[1]})",
+                                 param_hint=name)
+    return day
 
 
 @main.command()

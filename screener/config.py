@@ -8,6 +8,7 @@ row by row by the pandera schema in `screener.data.schemas` when the data or the
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +71,11 @@ class Config:
 
     def display(self, path: Path) -> str:
         """A path as the user would write it: relative to the working folder when possible."""
-        try:
-            return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-        except ValueError:
+        path = Path(path)
+        try:  # a symlink is shown as the link the user named (a dangling one or a loop has no target)
+            full = Path(os.path.abspath(path)) if os.path.islink(path) else path.resolve()
+            return str(full.relative_to(Path.cwd().resolve()))
+        except (ValueError, OSError, RuntimeError):
             return str(path)
 
 

@@ -26,6 +26,7 @@ import errno
 import os
 import stat
 from dataclasses import dataclass, fields
+from datetime import date
 from pathlib import Path
 
 from screener.problems import InputError, Problem
@@ -46,6 +47,10 @@ class Limits:
 
 
 DEFAULTS = Limits()
+
+#: the dates an input may hold (data files' `as_of`, `added`, `removed`; a rule's `until` and
+#: `as_of`; `--as-of`): `0000-01-01` or `9999-12-31` is a typing accident or a placeholder
+DATE_RANGE = (date(1900, 1, 1), date(2199, 12, 31))
 _active = DEFAULTS
 
 

@@ -12,22 +12,19 @@ pandera is imported only when a check runs, without pandas where it can (`pander
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import polars as pl
 
 from screener.rules.fields import EXPOSURE_LEVELS
 from screener.rules.grades import GRADE_REGEX, SCORED_GRADE_REGEX
 from screener.data.pandera_import import with_pandera
+from screener.limits import DATE_RANGE
 from screener.problems import Problem, suggestion
 
 SYMBOL_PATTERN = (
     r"^(?:[0-9]{6}\.(?:SH|SZ|BJ)|[0-9]{4,5}\.HK|[A-Z][A-Z0-9]*(?:[.\-][A-Z0-9]+)?\.US|PRIVATE:[a-z0-9][a-z0-9\-]*)$"
 )
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
-#: the dates a data or universe file may hold (`as_of`, `added`, `removed`): `0000-01-01` or
-#: `9999-12-31` is a typing accident or a placeholder, never a market date
-DATE_RANGE = (date(1900, 1, 1), date(2199, 12, 31))
 
 
 @dataclass(frozen=True)

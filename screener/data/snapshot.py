@@ -189,8 +189,8 @@ def load_checked(kind: str, path: Path, shown: str, stamp: FileStamp | None = No
     file, or to the schemas, checks it again. A file replaced while it is read is an error (the
     table would not match its hash). Raises `InputError` with every error in the file.
     """
-    stamp = stamp or FileStamp.of(path, shown)
     limits.check_header(path, shown)  # cheap, so even a cached table obeys today's header limit
+    stamp = stamp or FileStamp.of(path, shown)
     folder = cache_dir()
     key = hashlib.sha256(f"{SCHEMA_VERSION}:{kind}:{path.suffix.lower()}:".encode() + stamp.digest).hexdigest()
     cached = folder / f"{key}.parquet" if folder else None
@@ -519,6 +519,7 @@ def load_snapshot(folder: Path, display) -> Snapshot:
             raise InputError([_empty_folder(folder, display)])
         for name, path in files.items():
             try:
+                limits.check_header(path, display(path))  # before hashing: a 2 GB line without newlines is refused at 16 MB
                 stamp = FileStamp.of(path, display(path))
                 digest.update(name.encode() + b"\0" + stamp.digest)
                 frames[name] = load_checked(name, path, display(path), stamp)

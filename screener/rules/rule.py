@@ -590,13 +590,23 @@ class _RuleChecker:
 
     def _date_of(self, value, key: str, owner: str, line: int, col: int, example: str):
         """A TOML date or "YYYY-MM-DD" text as a date; None with a problem otherwise."""
+        from screener.limits import DATE_RANGE
+
+        day = None
         if isinstance(value, date) and not isinstance(value, datetime):
-            return value
-        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+            day = value
+        elif isinstance(value, str) and _ISO_DATE.fullmatch(value):
             try:
-                return date.fromisoformat(value)
+                day = date.fromisoformat(value)
             except ValueError:
                 pass
+        if day is not None and DATE_RANGE[0] <= day <= DATE_RANGE[1]:
+            return day
+        if day is not None:
+            self.problem("bad-date", f"`{key}` of the {owner} is {day.isoformat()}, outside the dates screener works with "
+                         f"({DATE_RANGE[0].isoformat()} to {DATE_RANGE[1].isoformat()})", line, col,
+                         f"{key} = {example}")
+            return None
         extra = " (a date, without a time)" if isinstance(value, datetime) else ""
         self.problem("bad-date", f"`{key}` of the {owner} must be a date such as {example}{extra}, got {value!r}",
                      line, col, f"{key} = {example} (or \"{example}\")")
