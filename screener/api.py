@@ -389,6 +389,24 @@ def history_diff(config: Config, rule: str, before: int | None = None, after: in
     return history.diff(_stem(rule), before, after).in_zone(config.timezone)
 
 
+def history_prune(config: Config, rule: str, detail_days: int | None = None, out_dir: Path | None = None):
+    """Drop the member files of a rule's runs more than `detail_days` (default: `[history]
+    detail_days`) days older than its newest run; watchlists stay (`History.prune`). Neither
+    given: `InputError` saying what to set."""
+    from screener.outputs.history import History
+
+    days = detail_days if detail_days is not None else config.detail_days
+    if days is None:
+        raise InputError([Problem("no-retention", "nothing to prune by: no --detail-days and no [history] "
+                                  "detail_days in the config", config.display(config.path),
+                                  hint="add [history] detail_days = 90 to config.toml (member detail of runs within "
+                                  "90 days of the newest is kept), or pass --detail-days 90")])
+    history = History(Path(out_dir) if out_dir else config.out_dir)
+    if not history.runs(_stem(rule)):
+        known_rule(config, rule)
+    return history.prune(_stem(rule), days)
+
+
 def known_rule(config: Config, rule: str) -> None:
     """Raise `InputError` unless `rule` names a rule file: a path that exists or a file in
     rules/ (the history callers ask this only when the rule has no recorded run: a rule whose

@@ -17,6 +17,8 @@
 8. with `[export] keep_days`, and only when every step above succeeded, removes the rule's dated
    export folders more than that many days older than its newest (`export.prune_dated`:
    `latest.*` and the folders they came from stay); `Published.pruned` says what went.
+   With `[history] detail_days`, the member files of the rule's runs more than that many days
+   older than its newest are dropped (`History.prune`; watchlists stay); `Published.pruned_detail`.
    (Notifications, when configured, come after this step.)
 
 One `generated_at` per rule run: every export, the history row and the JSON carry the same
@@ -24,9 +26,13 @@ instant. If step 5 fails, the dated exports stay, `latest.*` is not touched, and
 `Published.error` says so (the CLI exits 1). A failure before step 5 leaves the history and
 `latest.*` as they were. When the lock cannot be had (another run holds it past
 `export.lock_timeout`, or the output folder is unusable) the rule is still screened, read-only,
-and its error says that nothing was written. Bad input (`InputError`) propagates; so does an
-unreadable history file, after `History.set_aside_if_unreadable` has moved it aside (before
-any rule is screened: the next run starts a new history).
+and its error says that nothing was written. Bad input (`InputError`) propagates.
+
+An unreadable history (not SQLite, or damaged pages met while reading) is moved aside under a
+printed name (`History.set_aside_if_unreadable`), never replaced silently; that run screens
+without it (no P, no changes), writes its dated exports, records nothing, leaves `latest.*`,
+and its error says all that (exit 1). The next run starts a new history. A history migrated to
+a newer layout by this run is reported in `Published.notices`.
 
 `write=False` (`run --no-export`) does steps 1 and 2 only: it reads the history for P and
 writes nothing. `screen_as_of` is that read-only screen for one rule (`explain`, `test`).
@@ -42,7 +48,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from screener.config import Config
-from screener.outputs.history import Changes, History, compare, rows_of
+from screener.problems import InputError
+from screener.outputs.history import Changes, History, PrunedDetail, UnreadableHistory, compare, rows_of
 from screener.rules.rule import Screen
 
 if TYPE_CHECKING:  # polars and the engine load when a screen runs, not when the CLI starts
@@ -65,6 +72,8 @@ class Published:
     changes: Changes | None = None
     error: str | None = None
     pruned: Pruned | None = None  # step 8, when `[export] keep_days` is set and the rule has dated folders
+    pruned_detail: PrunedDetail | None = None  # step 8, when `[history] detail_days` is set
+    notices: tuple[str, ...] = ()  # things done that the user should hear of (a history migrated)
 
     @property
     def generated_at(self) -> datetime | None:
@@ -107,8 +116,7 @@ def run_and_publish(config: Config, screens: list[Screen], as_of: date, formats:
     out = Path(out_dir) if out_dir else config.out_dir
     snapshot = snapshot or load_snapshot(config.data_dir, config.display)
     history = History(out)
-    if write:
-        history.set_aside_if_unreadable()  # stops the run (InputError) after saying where it went
+    broken = history.set_aside_if_unreadable() if write else None  # moved aside: this run records nothing
     clock = clock or (lambda: datetime.now(timezone.utc))
     lang = lang or config.lang
     tz = tz or config.timezone
@@ -129,19 +137,26 @@ def run_and_publish(config: Config, screens: list[Screen], as_of: date, formats:
                 ctx = ExportContext(result, _stamp(clock), lang, None, config.csv_bom, tz, config.json_excluded_max)
                 done.append(Published(screen.path, result, ctx, error=_not_written(screen, why)))
                 continue
-            done.append(_publish_one(config, screen, as_of, list(formats), out, history, snapshot, lang, clock, tz))
+            done.append(_publish_one(config, screen, as_of, list(formats), out, history, snapshot, lang, clock, tz,
+                                     broken))
     return done
 
 
 def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str], out: Path, history: History,
-                 snapshot, lang: str, clock, tz: str) -> Published:
-    """Steps 1-8 for one rule; the caller holds its lock."""
+                 snapshot, lang: str, clock, tz: str, broken: str | None = None) -> Published:
+    """Steps 1-8 for one rule; the caller holds its lock. `broken`: the history was unreadable
+    and has been moved aside (the message says where): the rule is screened without it and its
+    dated exports written, but nothing is recorded and `latest.*` stays (exit 1)."""
     from screener.outputs.export import ExportContext, Pruned, prune_dated, render_all, write_dated, write_latest
 
     generated_at = _stamp(clock)
     try:
-        result = screen_as_of(config, screen, as_of, snapshot, history)
-        changes = changes_since(history, result)
+        result = screen_as_of(config, screen, as_of, snapshot, None if broken else history)
+        changes = None if broken else changes_since(history, result)
+    except UnreadableHistory as e:  # damage met while reading: set it aside, go on without it
+        broken = history._move_aside(e)
+        result = screen_as_of(config, screen, as_of, snapshot, None)
+        changes = None
     except sqlite3.Error as e:
         return Published(screen.path, error=_not_written(screen, f"the history could not be read: {e}"))
     ctx = ExportContext(result, generated_at, lang, changes, config.csv_bom, tz, config.json_excluded_max)
@@ -153,20 +168,31 @@ def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str]
                          error=_not_written(screen, f"{e}; reinstall with: pip install -e ."))
     except (OSError, ValueError) as e:
         return Published(screen.path, result, ctx, changes=changes, error=_not_written(screen, _os_message(e)))
+    where = config.display(dated[0].parent) if dated else config.display(out)
+    if broken:
+        return Published(screen.path, result, ctx, files=_shown(config, dated), changes=changes,
+                         error=f"{broken}; this run of {screen.path} was not recorded{_buffer_note(screen)}: the dated "
+                               f"exports in {where} were written, latest.* was not updated")
     try:
         run_id, identical = history.record(result, generated_at, config.scoring_fingerprint)
-    except (sqlite3.Error, OSError) as e:
-        where = config.display(dated[0].parent) if dated else config.display(out)
+    except UnreadableHistory as e:
+        return Published(screen.path, result, ctx, files=_shown(config, dated), changes=changes,
+                         error=f"{history._move_aside(e)}; this run of {screen.path} was not recorded: the dated "
+                               f"exports in {where} were written, latest.* was not updated")
+    except (sqlite3.Error, OSError, InputError) as e:
+        why = _os_message(e) if isinstance(e, OSError) else (e.problems[0].message if isinstance(e, InputError) else e)
         return Published(screen.path, result, ctx, files=_shown(config, dated), changes=changes,
                          error=f"the history of {screen.path} could not be written ({config.display(history.path)}: "
-                               f"{e}); the dated exports in {where} were written, latest.* and the history are as "
+                               f"{why}); the dated exports in {where} were written, latest.* and the history are as "
                                "they were")
+    notices = (history.migrated,) if history.migrated else ()
+    history.migrated = None
     try:
         latest = write_latest(ctx, out, rendered)
     except (OSError, ValueError) as e:
         return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated), changes,
                          error=f"latest.* of {screen.path} could not be updated: {_os_message(e)} (the run is "
-                               f"recorded as run {run_id} and its dated exports are written)")
+                               f"recorded as run {run_id} and its dated exports are written)", notices=notices)
     index = []
     if latest:
         from screener.outputs.index_page import write_index
@@ -176,15 +202,26 @@ def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str]
         except (OSError, ValueError, TimeoutError) as e:
             return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated + latest), changes,
                              error=f"{config.display(out / 'index.html')} could not be updated: {_os_message(e)} "
-                                   f"(the run is recorded as run {run_id}; its exports and latest.* are written)")
+                                   f"(the run is recorded as run {run_id}; its exports and latest.* are written)",
+                             notices=notices)
     pruned = None
     if config.keep_days is not None:
         try:
             pruned = prune_dated(out, screen.stem, config.keep_days)
         except OSError as e:  # the run itself is published; what could not be pruned stays for next time
             pruned = Pruned((), as_of, config.keep_days, (_os_message(e),))
+    pruned_detail = None
+    if config.detail_days is not None:
+        try:
+            pruned_detail = history.prune(screen.stem, config.detail_days)
+        except (sqlite3.Error, OSError, InputError) as e:  # the run is published; the next one tries again
+            pruned_detail = PrunedDetail((), None, config.detail_days, errors=(str(e),))
     return Published(screen.path, result, ctx, run_id, identical, _shown(config, dated + latest + index), changes,
-                     pruned=pruned)
+                     pruned=pruned, pruned_detail=pruned_detail, notices=notices)
+
+
+def _buffer_note(screen: Screen) -> str:
+    return " (its buffer had no previous watchlist to keep)" if buffered(screen) else ""
 
 
 def changes_since(history: History, result: ScreenResult) -> Changes | None:

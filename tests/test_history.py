@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -101,8 +102,21 @@ def test_history_is_queryable_with_ordinary_tools(sample, cli):
     con = sqlite3.connect(sample / "watchlists" / "history.sqlite")
     (text,) = con.execute("SELECT rule_text FROM runs").fetchone()
     assert text == (sample / "rules" / "esg_compute_leaders.toml").read_text(encoding="utf-8")
-    n = con.execute("SELECT COUNT(*) FROM rows WHERE run_id = 1").fetchone()[0]
-    assert n == 22  # every member, included or not
+    watch = con.execute("SELECT symbol, rank, score, json_extract(components, '$') FROM watchlist WHERE run_id = 1 "
+                        "ORDER BY rank").fetchall()
+    (members_file,) = con.execute("SELECT members_file FROM runs WHERE run_id = 1").fetchone()
+    assert members_file == "history/run-00000001.parquet"
+    # every member, included or not, in the run's member file: pandas (pyarrow) and polars read it
+    import pandas as pd
+    import polars as pl
+
+    frame = pd.read_parquet(sample / "watchlists" / members_file)
+    assert len(frame) == 22 and frame["symbol"].is_unique and set(frame["run_id"]) == {1}
+    top = frame[frame["included"]].sort_values("rank")
+    assert [(s, r) for s, r, *_ in watch] == list(zip(top["symbol"], top["rank"]))
+    assert [sc for _, _, sc, _ in watch] == list(top["score"])
+    every = pl.scan_parquet(sample / "watchlists" / "history" / "*.parquet").collect()
+    assert every.height == 22 and every.filter(~pl.col("included"))["failed"].list.len().min() >= 0
 
 
 def test_latest_follows_the_newest_date_per_format(sample, cli):
@@ -270,8 +284,11 @@ def _same_export(name: str, data: bytes, expected: bytes) -> bool:
 
 
 def _history_runs(out: Path, scratch: Path, n: int) -> int:
-    """The number of runs in `out`'s history, checked whole: the file is intact and every run has all
-    `n` members. Read from a copy, so the next run meets the history exactly as the kill left it."""
+    """The number of runs in `out`'s history, checked whole: the file is intact and every run names a
+    member file holding all `n` members and agreeing with its watchlist. Read from a copy, so the next
+    run meets the history exactly as the kill left it."""
+    import polars as pl
+
     if scratch.exists():
         shutil.rmtree(scratch)
     scratch.mkdir()
@@ -283,7 +300,12 @@ def _history_runs(out: Path, scratch: Path, n: int) -> int:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         runs = [run_id for (run_id,) in con.execute("SELECT run_id FROM runs")]
         for run_id in runs:
-            assert con.execute("SELECT COUNT(*) FROM rows WHERE run_id = ?", (run_id,)).fetchone()[0] == n
+            (members_file,) = con.execute("SELECT members_file FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            members = pl.read_parquet(out / members_file)
+            assert members.height == n and set(members["run_id"]) == {run_id}
+            watch = [s for (s,) in con.execute("SELECT symbol FROM watchlist WHERE run_id = ? ORDER BY symbol",
+                                               (run_id,))]
+            assert watch == members.filter(pl.col("included"))["symbol"].sort().to_list()
     finally:
         con.close()
     return len(runs)
@@ -355,9 +377,15 @@ def test_sigkill_mid_write_leaves_earlier_exports_and_history_intact(tmp_path):
 
     with ThreadPoolExecutor(2) as pool:
         (odd, points), (even, points_even) = pool.map(chain, (1, 2))
-    assert points == points_even and sorted(odd + even) == list(range(1, len(points) + 1))  # every point, once
+    def same(ps):  # the chains have recorded different numbers of runs: the member file's run id differs
+        return [re.sub(r"run-\d+", "run-N", p) for p in ps]
+
+    assert same(points) == same(points_even) and sorted(odd + even) == list(range(1, len(points) + 1))  # every point, once
     # every export's rename and the history's COMMIT are among them
     assert "commit" in points and {f"replace big/{k}" for k in new} <= set(points), points
+    # the member file is written (renamed into place) inside the history's transaction, before its COMMIT
+    member = [i for i, p in enumerate(points) if p.startswith("replace history/run-")]
+    assert len(member) == 1 and points[member[0] + 1] == "commit", points
 
 
 @pytest.mark.parametrize("rule", ["esg_compute_leaders", "ai_compute_garp", "quantum_pure_plays"])

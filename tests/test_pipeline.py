@@ -61,6 +61,13 @@ def history(project: Path, out: str = "out") -> sqlite3.Connection:
     return sqlite3.connect(project / out / "history.sqlite")
 
 
+def members(project: Path, run_id: int, out: str = "out"):
+    """Every member of a recorded run, from its member file (polars)."""
+    import polars as pl
+
+    return pl.read_parquet(project / out / "history" / f"run-{run_id:08d}.parquet")
+
+
 # -- P: the previous watchlist, by as-of --------------------------------------------------
 
 
@@ -91,7 +98,7 @@ def test_the_previous_watchlist_of_a_date_run_twice_is_the_later_run(buffered, c
     assert kept["previous"] == {"run_id": 2, "as_of": D1}  # the tie on D1 goes to the highest run id
     assert watchlist(kept) == [C]  # C ranks 2, within keep 2 (with run 1's A at rank 3, B would lead)
     with history(buffered) as con:
-        assert con.execute("SELECT symbol, reason FROM rows WHERE run_id = 3 AND included").fetchall() == \
+        assert con.execute("SELECT symbol, reason FROM watchlist WHERE run_id = 3").fetchall() == \
             [(C, "kept by the buffer (rank 2, keep 2)")]
 
 
@@ -145,8 +152,7 @@ def test_reasons_in_changes_are_the_engines(buffered, cli):
     (entered,) = third["changes"]["entered"]
     assert (entered["symbol"], entered["reason"]) == (A, "kept by the buffer (rank 2, keep 2)")
     (left,) = third["changes"]["left"]
-    with history(buffered) as con:
-        (engine_reason,) = con.execute("SELECT reason FROM rows WHERE run_id = 3 AND symbol = ?", (B,)).fetchone()
+    (engine_reason,) = members(buffered, 3).filter(symbol=B)["reason"]
     assert left["symbol"] == B and left["reason"] == engine_reason and engine_reason
     excluded = {e["symbol"]: e["reason"] for e in third["excluded"]}
     assert excluded[B] == engine_reason
@@ -251,8 +257,9 @@ formats = ["csv", "json"]
             con.row_factory = sqlite3.Row
             runs = [{k: r[k] for k in r.keys() if k != "generated_at"}
                     for r in con.execute("SELECT * FROM runs ORDER BY run_id")]
-            rows = [tuple(r) for r in con.execute("SELECT * FROM rows ORDER BY run_id, symbol")]
-            return runs, rows
+            rows = [tuple(r) for r in con.execute("SELECT * FROM watchlist ORDER BY run_id, symbol")]
+            every = [members(buffered, r["run_id"], out).rows() for r in runs]
+            return runs, rows, every
 
     by_cli, by_daemon = recorded("by-cli"), recorded("out")
     assert by_cli == by_daemon
@@ -297,7 +304,12 @@ def test_an_older_history_file_is_migrated_in_place_and_still_diffs(sample, cli)
         con.executescript(OLD_SCHEMA)
         con.execute("ATTACH DATABASE ? AS new", (str(db),))
         con.execute(f"INSERT INTO runs SELECT {OLD_RUNS} FROM new.runs")
-        con.execute(f"INSERT INTO rows SELECT {OLD_ROWS} FROM new.rows")
+        for (run_id,) in con.execute("SELECT run_id FROM runs").fetchall():
+            m = members(sample, run_id, "watchlists")
+            con.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                (run_id, r["symbol"], r["name"], int(r["included"]), int(r["passed"]), r["rank"], r["score"],
+                 json.dumps(r["failed"], ensure_ascii=False), json.dumps(r["missing"], ensure_ascii=False),
+                 json.dumps({c["name"]: c["value"] for c in r["components"]})) for r in m.iter_rows(named=True)])
         # the first layout's keys hashed neither the engine version nor P
         con.execute("UPDATE runs SET inputs_key = lower(hex(randomblob(16)))")
     shutil.rmtree(sample / "watchlists")
@@ -315,16 +327,30 @@ def test_an_older_history_file_is_migrated_in_place_and_still_diffs(sample, cli)
     assert [(r["run_id"], r["engine_version"], r["previous_run_id"]) for r in runs] == [(1, None, None), (2, None, None)]
     assert db.read_bytes() == as_written  # readers read an older file as it is
 
-    third = json.loads(cli(sample, "run", rule, "--as-of", "2026-11-26", "--json").stdout)  # migrates it
     with sqlite3.connect(db) as con:
-        assert con.execute("PRAGMA user_version").fetchone() == (2,)
-        columns = {r[1] for r in con.execute("PRAGMA table_info(rows)")}
-        assert {"group_rank", "pinned", "pin_reason", "reason"} <= columns
-        assert {r[1] for r in con.execute("PRAGMA table_info(runs)")} >= {"previous_run_id", "engine_version"}
+        old_members = con.execute("SELECT run_id, symbol, included, rank, score, failed FROM rows "
+                                  "ORDER BY run_id, symbol").fetchall()
+    r = cli(sample, "run", rule, "--as-of", "2026-11-26", "--json")  # migrates it
+    third = json.loads(r.stdout)
+    (backup,) = db.parent.glob("history.sqlite.v0-backup")
+    assert f"the old file is kept as {backup}" in r.stderr and third["notices"][0].startswith("migrated the run history")
+    with sqlite3.connect(backup) as con:  # the backup is the old file's content
+        assert con.execute("SELECT run_id, symbol, included, rank, score, failed FROM rows ORDER BY run_id, symbol"
+                           ).fetchall() == old_members
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA user_version").fetchone() == (3,)
+        assert not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'rows'").fetchone()
+        assert {r[1] for r in con.execute("PRAGMA table_info(runs)")} >= {"previous_run_id", "engine_version",
+                                                                          "members_file"}
         old_runs = "run_id IN (1, 2)"
-        assert con.execute(f"SELECT COUNT(*) FROM rows WHERE {old_runs} AND (reason IS NOT NULL OR pinned IS NOT NULL)"
-                           ).fetchone() == (0,)
+        assert con.execute(f"SELECT COUNT(*) FROM watchlist WHERE {old_runs} AND (reason IS NOT NULL OR pinned "
+                           "IS NOT NULL)").fetchone() == (0,)
         assert con.execute(f"SELECT COUNT(*) FROM runs WHERE {old_runs} AND engine_version IS NOT NULL").fetchone() == (0,)
+        assert con.execute("SELECT COUNT(*) FROM watchlist WHERE run_id IN (1, 2)").fetchone() == \
+            (sum(1 for m in old_members if m[2]),)
+    moved = [(run_id, r["symbol"], int(r["included"]), r["rank"], r["score"], json.dumps(r["failed"]))
+             for run_id in (1, 2) for r in members(sample, run_id, "watchlists").iter_rows(named=True)]
+    assert moved == old_members  # every member of every old run, in its member file
     assert third["run_id"] == 3 and third["identical_to"] is None  # an older engine's run is never identical
     assert third["changes"]["before"]["run_id"] == 2 and third["changes"]["entered"] == []
     runs = json.loads(cli(sample, "history", rule, "--json").stdout)
@@ -342,24 +368,29 @@ def test_date_lookups_walk_the_index(tmp_path):
     with h._connect(create=True) as con:
         for sql, args, index in ((PREVIOUS_SQL, ("x", "2026-01-01"), "runs_by_rule_as_of"),
                                  (AT_OR_BEFORE_SQL, ("x", "2026-01-01", 5), "runs_by_rule_as_of"),
-                                 (WATCHLIST_SQL, (1,), "rows_watchlist")):
+                                 (WATCHLIST_SQL, (1,), "sqlite_autoindex_watchlist_1")):
             plan = " | ".join(row[-1] for row in con.execute("EXPLAIN QUERY PLAN " + sql, args))
             assert index in plan and "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
 
 
-def test_an_unreadable_history_is_moved_aside_and_the_run_stops(buffered, cli):
+def test_an_unreadable_history_is_moved_aside_and_the_run_writes_only_its_dated_exports(buffered, cli):
+    """DESIGN's order of writes: the dated exports stay, latest.* is not updated, nothing is
+    recorded, exit 1; the broken file is kept under a printed name, never replaced silently."""
     prices(buffered, {D1: {A: 10, B: 9, C: 8}})
     out = buffered / "out"
     out.mkdir()
     junk = b"not a history, " * 500
     (out / "history.sqlite").write_bytes(junk)
     r = cli(buffered, "run", "buffered", "--as-of", D1)
-    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert r.exit_code == 1 and "Traceback" not in r.output
     (aside,) = out.glob("history.sqlite.unreadable-*")
     assert "the run history is not readable" in r.stderr and f"moved it aside to {aside}" in r.stderr
+    assert "was not recorded" in r.stderr and "latest.* was not updated" in r.stderr
     assert aside.read_bytes() == junk and not (out / "history.sqlite").exists()
-    assert not (out / "buffered" / D1).exists()  # stopped before the screen: nothing written
+    assert sorted(p.name for p in (out / "buffered" / D1).iterdir()) == ["buffered.csv", "buffered.json"]
+    assert not list((out / "buffered").glob("latest.*"))
     assert run(cli, buffered, D1)["run_id"] == 1  # the next run starts a new history
+    assert (out / "buffered" / "latest.csv").exists()
     # readers say what is wrong and move nothing
     (out / "history.sqlite").write_bytes(junk)
     for args in (["history", "buffered"], ["run", "buffered", "--as-of", D1, "--no-export"]):
@@ -368,18 +399,28 @@ def test_an_unreadable_history_is_moved_aside_and_the_run_stops(buffered, cli):
     assert (out / "history.sqlite").read_bytes() == junk and len(list(out.glob("history.sqlite.unreadable-*"))) == 1
 
 
-def test_a_history_file_created_but_not_yet_given_its_tables_reads_as_no_runs(tmp_path):
-    """Two first runs at once: one process has created history.sqlite and not yet committed its
-    tables when the other reads it. The reader must see "no runs yet", not fail."""
-    import sqlite3
+def test_a_new_history_file_appears_whole_and_an_empty_one_is_damage(tmp_path):
+    """A first run makes history.sqlite with its tables in a temporary file and links it into
+    place, so a reader never meets a file without tables, and a zero-length history.sqlite (a
+    crash or a full disk cut it short) is damage: never silently recreated with its runs gone."""
     from datetime import date
 
-    from screener.outputs.history import History
+    from screener.outputs.history import History, UnreadableHistory
 
-    sqlite3.connect(tmp_path / "history.sqlite").close()  # an empty database file, no tables
     h = History(tmp_path)
-    assert h.previous("rule", date(2026, 11, 20)) is None
-    assert h.at_or_before("rule", date(2026, 11, 20)) is None
+    with h._connect(create=True) as con:
+        assert {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {"runs",
+                                                                                                      "watchlist"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
     assert h.runs("rule") == []
-    h.set_aside_if_unreadable()  # nothing to move aside
-    assert (tmp_path / "history.sqlite").exists()
+    (tmp_path / "history.sqlite").unlink()
+    for p in tmp_path.glob("history.sqlite-*"):
+        p.unlink()
+    (tmp_path / "history.sqlite").write_bytes(b"")
+    with pytest.raises(UnreadableHistory, match="empty"):
+        h.runs("rule")
+    with pytest.raises(UnreadableHistory):
+        h.previous("rule", date(2026, 11, 20))
+    message = h.set_aside_if_unreadable()
+    assert "moved it aside to" in message and not (tmp_path / "history.sqlite").exists()
+    assert len(list(tmp_path.glob("history.sqlite.unreadable-*"))) == 1

@@ -1,30 +1,43 @@
-"""Run history: every run of a screen recorded in one SQLite file, `<out>/history.sqlite`.
+"""Run history: an index of runs in SQLite, `<out>/history.sqlite`, and every member of each run
+in a Parquet file beside it, `<out>/history/run-<run_id>.parquet`.
 
-Why SQLite: it is in the standard library, every write is one transaction (a run killed at any
-moment leaves the history as it was before that run, never half a run), readers and a writer
-can share it, and analysts can query it with ordinary tools (`sqlite3`, DuckDB, pandas):
+Why two stores: a whole-market run has hundreds of thousands of members, and a row per member
+in SQLite costs about 150 bytes (with its index) and seconds to insert and read back. A
+column-compressed Parquet table of the same members costs about 12 bytes each (the benchmark's
+rule, 200,000 members, four score components) and a tenth of a second to write. SQLite keeps what
+is small and asked for by key: the runs, and each run's watchlist, which stays queryable with
+`sqlite3`:
 
     runs(run_id, rule_stem, rule_path, rule_name, rule_sha256, rule_text, data_folder,
          data_fingerprint, data_notice, as_of, generated_at, inputs_key, identical_to,
-         members, passed, top, previous_run_id, engine_version)
-    rows(run_id, symbol, name, included, passed, rank, score, failed, missing, components,
-         group_rank, pinned, pin_reason, reason)
+         members, passed, top, previous_run_id, engine_version, members_file)
+    watchlist(run_id, symbol, name, passed, rank, score, failed, missing, components,
+              group_rank, pinned, pin_reason, reason)              -- the included members only
 
-`failed`, `missing` and `components` are JSON text. Every member is recorded, included or not,
-so a diff can say why a security left: `reason` is the engine's own words for its verdict (why
-it is out, or why it is in when not plainly by rank: pinned, kept by the buffer).
-`previous_run_id` is the run whose watchlist a buffered rule (`keep`) compared against (P);
-`engine_version` is `screener.engine.ENGINE_VERSION` when the run was scored.
+`failed`, `missing` and `components` are JSON text there. A member file has the same columns for
+every member, included or not, plus `run_id`, `rule_stem`, `as_of` and `included`; `failed` and
+`missing` are lists and `components` a list of {name, value} (one schema for every rule, so
+`polars.scan_parquet("<out>/history/*.parquet")` reads all runs at once). `members_file` is the
+file's path relative to the output folder, null once `[history] detail_days` has pruned it: the
+watchlist rows stay forever; only the excluded members' detail goes.
 
-Schema versions (`PRAGMA user_version`): 0/1 the first layout; 2 adds the columns after `top`
-and after `components`, and the index on (rule_stem, as_of, run_id). An older file is migrated
-in place, in one transaction, by the first run that records into it: its old runs get nulls
-there. Readers (`history`, `explain`, `test`, `run --no-export`) read an older file as it is and
-never write to it.
+One run is one SQLite transaction. Inside it (holding SQLite's write lock), the run's row is
+inserted, its member file written atomically and fsynced, its watchlist inserted, then COMMIT. A
+run killed at any point leaves the history as before (a member file written before a COMMIT that
+never happened is unreferenced; the next run takes the same run id and replaces it) or as after.
+
+Schema versions (`PRAGMA user_version`): 0/1 the first layout; 2 added columns to runs and rows;
+3 (this one) moved the members to Parquet. A writer meeting an older file migrates it once, under
+`<out>/.history.lock`: a copy of the old file is kept beside it (`history.sqlite.v<N>-backup`), a
+new file is built aside with a member file per old run, fsynced, then renamed over the old one. A
+kill at any moment leaves the old file in place (and the next writer starts again). Readers
+(`history`, `explain`, `test`, `run --no-export`) read an older file as it is and never write it.
 
 Lookups by date never read unrelated runs: `previous` (P: newest as-of strictly before D) and
 `at_or_before` (what a run's changes compare against: newest as-of <= D among the runs recorded
-before it) each walk the (rule_stem, as_of, run_id) index backwards and stop at the first hit.
+before it) each walk the (rule_stem, as_of, run_id) index backwards and stop at the first hit. A
+diff reads the two watchlists from SQLite and, from each member file, only the rows of the other
+run's watchlist.
 """
 
 from __future__ import annotations
@@ -35,13 +48,14 @@ import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from screener.problems import InputError, Problem
 
 HISTORY_FILE = "history.sqlite"
-HISTORY_SCHEMA = 2  # PRAGMA user_version of a file this module wrote or migrated
+MEMBERS_DIR = "history"  # <out>/history/run-<run_id>.parquet
+HISTORY_SCHEMA = 3  # PRAGMA user_version of a file this module wrote or migrated
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -62,13 +76,13 @@ CREATE TABLE IF NOT EXISTS runs (
     passed INTEGER NOT NULL,
     top INTEGER,
     previous_run_id INTEGER REFERENCES runs(run_id),
-    engine_version INTEGER
+    engine_version INTEGER,
+    members_file TEXT
 );
-CREATE TABLE IF NOT EXISTS rows (
+CREATE TABLE IF NOT EXISTS watchlist (
     run_id INTEGER NOT NULL REFERENCES runs(run_id),
     symbol TEXT NOT NULL,
     name TEXT NOT NULL,
-    included INTEGER NOT NULL,
     passed INTEGER NOT NULL,
     rank INTEGER,
     score REAL,
@@ -83,26 +97,29 @@ CREATE TABLE IF NOT EXISTS rows (
 )
 """
 
-#: columns schema 2 added, as `ALTER TABLE ... ADD COLUMN` appends them to an older file
+#: columns later schemas added to `runs` and to the old `rows` table, read as nulls from an older file
 _ADDED_COLUMNS = {
-    "runs": (("previous_run_id", "INTEGER REFERENCES runs(run_id)"), ("engine_version", "INTEGER")),
-    "rows": (("group_rank", "INTEGER"), ("pinned", "INTEGER"), ("pin_reason", "TEXT"), ("reason", "TEXT")),
+    "runs": ("previous_run_id", "engine_version", "members_file"),
+    "rows": ("group_rank", "pinned", "pin_reason", "reason"),
 }
 
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS runs_by_rule ON runs(rule_stem, run_id)",
     "CREATE INDEX IF NOT EXISTS runs_by_rule_as_of ON runs(rule_stem, as_of, run_id)",
-    # a run's watchlist without reading its excluded members (a whole-market run has a million)
-    "CREATE INDEX IF NOT EXISTS rows_watchlist ON rows(run_id, symbol) WHERE included",
 )
 
-_ROW_COLUMNS = ("run_id", "symbol", "name", "included", "passed", "rank", "score", "failed", "missing", "components",
-                "group_rank", "pinned", "pin_reason", "reason")
+_MEMBER_COLUMNS = ("symbol", "name", "included", "passed", "rank", "score", "failed", "missing", "components",
+                   "group_rank", "pinned", "pin_reason", "reason")
+_WATCHLIST_COLUMNS = ("run_id", "symbol", "name", "passed", "rank", "score", "failed", "missing", "components",
+                      "group_rank", "pinned", "pin_reason", "reason")
+#: what `compare` reads of a member (everything but the components)
+_READ_COLUMNS = ("symbol", "name", "passed", "rank", "score", "failed", "missing", "group_rank", "pinned",
+                 "pin_reason", "reason")
 
 _RUN_SELECT = (
     "SELECT r.run_id, r.rule_stem, r.rule_name, r.rule_sha256, r.data_fingerprint, r.as_of, r.generated_at, "
-    "r.identical_to, r.members, r.passed, (SELECT COUNT(*) FROM rows w WHERE w.run_id = r.run_id AND w.included), "
-    "r.top, r.previous_run_id, r.engine_version FROM runs r ")
+    "r.identical_to, r.members, r.passed, (SELECT COUNT(*) FROM watchlist w WHERE w.run_id = r.run_id), "
+    "r.top, r.previous_run_id, r.engine_version, r.members_file FROM runs r ")
 
 #: P: the newest as-of strictly before D, ties to the highest run id
 PREVIOUS_SQL = ("SELECT run_id, as_of FROM runs WHERE rule_stem = ? AND as_of < ? "
@@ -110,7 +127,7 @@ PREVIOUS_SQL = ("SELECT run_id, as_of FROM runs WHERE rule_stem = ? AND as_of < 
 #: what a run's changes compare against: the newest as-of <= D among the runs recorded before it
 AT_OR_BEFORE_SQL = ("SELECT run_id FROM runs WHERE rule_stem = ? AND as_of <= ? AND run_id < ? "
                     "ORDER BY as_of DESC, run_id DESC LIMIT 1")
-WATCHLIST_SQL = "SELECT symbol FROM rows WHERE run_id = ? AND included"
+WATCHLIST_SQL = "SELECT symbol FROM watchlist WHERE run_id = ?"
 _NO_RUN_ID_ABOVE = 2 ** 62
 
 
@@ -130,6 +147,7 @@ class Run:
     top: int | None
     previous_run_id: int | None = None  # P of a buffered run
     engine_version: int | None = None  # null for runs recorded before schema 2
+    members_file: str | None = None  # relative to the output folder; null once pruned (or before schema 3)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -169,6 +187,41 @@ class Changes:
                        after=self.after.in_zone(tz) if self.after else None)
 
 
+class Members(dict):
+    """A run's recorded members by symbol. `complete` is False when the run's member file was
+    pruned: a symbol missing here may then have been a member (excluded), so `compare` does not
+    call it new in the universe or gone from it."""
+
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class PrunedDetail:
+    """What `History.prune` did: the runs whose member files went (their watchlists stay), the
+    cutoff (as-of dates before it were pruned) and files it could not remove."""
+
+    runs: tuple[int, ...]
+    cutoff: date | None
+    detail_days: int
+    orphans: int = 0
+    errors: tuple[str, ...] = ()
+
+    def message(self) -> str:
+        n = len(self.runs)
+        text = (f"pruned the member detail of {n} run{'' if n == 1 else 's'} as of before "
+                f"{self.cutoff.isoformat() if self.cutoff else '-'} (history.detail_days = {self.detail_days}; "
+                "their watchlists are kept)")
+        if self.orphans:
+            text += f"; removed {self.orphans} member file{'' if self.orphans == 1 else 's'} no run named"
+        if self.errors:
+            text += f"; {len(self.errors)} could not be removed: {self.errors[0]}"
+        return text
+
+    def to_dict(self) -> dict:
+        return {"runs": list(self.runs), "cutoff": self.cutoff.isoformat() if self.cutoff else None,
+                "detail_days": self.detail_days, "orphans_removed": self.orphans, "errors": list(self.errors)}
+
+
 def previous_run_id(result) -> int | None:
     """The run id of the previous watchlist P the result was buffered against (None: no P)."""
     previous = getattr(result, "previous", None)
@@ -191,79 +244,147 @@ class UnreadableHistory(InputError):
     """The history file is there but is not a readable history (not SQLite, or damaged)."""
 
 
+def _unreadable(path: Path, e: Exception) -> UnreadableHistory:
+    return UnreadableHistory([Problem("unreadable-history", f"the run history is not readable: {e}", str(path),
+                                      hint="restore a backup, or move the file aside: the next `screener run` "
+                                      "starts a new history")])
+
+
 class History:
-    """The history file of one output folder."""
+    """The history of one output folder: `history.sqlite` and the member files in `history/`."""
 
     def __init__(self, out_dir: Path):
-        self.path = Path(out_dir) / HISTORY_FILE
+        self.out = Path(out_dir)
+        self.path = self.out / HISTORY_FILE
+        self.members_dir = self.out / MEMBERS_DIR
+        self.migrated: str | None = None  # what the last migration did, for the run to print
+
+    # -- connections ---------------------------------------------------------------------------
 
     def _connect(self, create: bool) -> sqlite3.Connection:
         """A connection in autocommit mode (transactions are explicit). `create` (a writer): the
-        file is made or migrated to `HISTORY_SCHEMA` first. Otherwise (a reader) FileNotFoundError
-        when there is no file, and an older file is read as it is, its newer columns null.
-        `InputError` when the file is not a readable history."""
+        file is made, or migrated to `HISTORY_SCHEMA` (`_upgrade`) first. Otherwise (a reader)
+        FileNotFoundError when there is no file or no run in it, and an older file is read as it
+        is through temporary views. `UnreadableHistory` when the file is not a readable history;
+        `InputError` when it cannot be opened (permissions, a full disk)."""
         if not create and not self.path.exists():
             raise FileNotFoundError(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                self._create()
+        if self.path.is_dir():
+            raise InputError([Problem("history-unavailable", f"{HISTORY_FILE} is a directory, where the run history "
+                                      "file goes", str(self.path), hint="move that directory away (the next run "
+                                      "starts a new history there), or pass another --out")])
+        if self.path.is_file() and self.path.stat().st_size == 0:  # we never leave one: the file was cut short
+            raise _unreadable(self.path, "the file is empty (0 bytes)")
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             if create:
                 con.execute("PRAGMA journal_mode=WAL")  # persistent: readers find it set
                 con.execute("PRAGMA synchronous=FULL")
-            if con.execute("PRAGMA user_version").fetchone()[0] < HISTORY_SCHEMA:
-                # a writer migrates the file; a reader reads it as it is and writes nothing
-                if create:
-                    _migrate(con)
-                elif not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone():
+                if con.execute("PRAGMA user_version").fetchone()[0] < HISTORY_SCHEMA:
+                    self.migrated = self._upgrade(con)
+            elif con.execute("PRAGMA user_version").fetchone()[0] < HISTORY_SCHEMA:
+                if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone():
                     # a file another process has just created and not yet given its tables (or an
                     # empty one): no run is recorded in it yet
                     con.close()
                     raise FileNotFoundError(self.path)
-                else:
-                    _read_as_current(con)
+                _read_as_current(con)
         except sqlite3.DatabaseError as e:
             con.close()
             if isinstance(e, sqlite3.OperationalError):  # the file may be fine: permissions, a full disk, a lock
                 if "locked" in str(e):
                     raise
                 raise InputError([Problem("history-unavailable", f"cannot open the run history: {e}", str(self.path),
-                                          hint="check that the output folder is readable and writable")]) from None
-            raise UnreadableHistory([Problem("unreadable-history", f"the run history is not readable: {e}",
-                                             str(self.path), hint="restore a backup, or move the file aside: the "
-                                             "next `screener run` starts a new history")]) from None
+                                          hint="check that the output folder is readable and writable and the "
+                                          "disk has room")]) from None
+            raise _unreadable(self.path, e) from None
         return con
 
-    def set_aside_if_unreadable(self) -> None:
-        """Before a run writes: when the file exists but is not a readable history (not SQLite,
-        or damaged), move it and its -wal/-shm files aside to `history.sqlite.unreadable-<UTC
-        time>` and raise `InputError` naming the new name. It is never replaced silently: the run
-        stops, and the next one starts a new history."""
-        if not self.path.exists():
-            return
+    def _create(self) -> None:
+        """Make a new history file whole: its tables are written to a temporary file, which is
+        then linked into place (never over an existing file: a writer that lost the race uses the
+        winner's). So an empty `history.sqlite` is never ours, and reads as damage."""
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(prefix=f".{HISTORY_FILE}.", suffix=".tmp", dir=self.out)
+        os.close(fd)
         try:
-            self._connect(create=False).close()
+            with closing(sqlite3.connect(tmp, isolation_level=None)) as con:
+                for statement in _TABLES.split(";"):
+                    con.execute(statement)
+                for statement in _INDEXES:
+                    con.execute(statement)
+                con.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """A reading connection, or None when there is no history yet."""
+        try:
+            return self._connect(create=False)
         except FileNotFoundError:
-            return
+            return None
+
+    def set_aside_if_unreadable(self) -> str | None:
+        """When the file exists but is not a readable history (not SQLite, or damaged), move it
+        and its -wal/-shm files aside to `history.sqlite.unreadable-<UTC time>` and return a
+        message naming the new name (None when the file is fine or absent). It is never replaced
+        silently: the caller reports it, and the next run starts a new history."""
+        if not self.path.exists() and not self.path.is_symlink():
+            return None
+        try:
+            con = self._connect(create=False)
+            try:
+                con.execute("PRAGMA quick_check").fetchall()
+                con.execute(_RUN_SELECT + "ORDER BY r.run_id DESC LIMIT 1").fetchall()
+            except sqlite3.DatabaseError as e:
+                if isinstance(e, sqlite3.OperationalError) and "malformed" not in str(e):
+                    raise InputError([Problem("history-unavailable", f"cannot read the run history: {e}",
+                                              str(self.path), hint="check the output folder")]) from None
+                raise _unreadable(self.path, e) from None
+            finally:
+                con.close()
+        except FileNotFoundError:
+            return None
         except UnreadableHistory as e:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-            aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}")
-            for suffix in ("", "-wal", "-shm"):
-                src = self.path.with_name(self.path.name + suffix)
-                if src.exists():
-                    os.replace(src, aside.with_name(aside.name + suffix))
-            (problem,) = e.problems
-            raise InputError([Problem("unreadable-history", f"{problem.message}; moved it aside to {aside}",
-                                      str(self.path), hint="the next run starts a new history; restore the file "
-                                      "from a backup instead if you have one")]) from None
+            return self._move_aside(e)
+        return None
+
+    def _move_aside(self, e: UnreadableHistory) -> str:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}-{n}")
+        for suffix in ("", "-wal", "-shm"):
+            src = self.path.with_name(self.path.name + suffix)
+            if src.exists() or src.is_symlink():
+                os.replace(src, aside.with_name(aside.name + suffix))
+        (problem,) = e.problems
+        return f"{problem.message}; moved it aside to {aside} (the next run starts a new history)"
+
+    # -- writing -------------------------------------------------------------------------------
 
     def record(self, result, generated_at: datetime, config_fingerprint: str = "") -> tuple[int, int | None]:
-        """Record one run, all members, in one transaction. Returns (run_id, identical_to): the
-        earlier run with exactly the same inputs (`inputs_key`), if any."""
+        """Record one run in one transaction: its row, its member file, its watchlist. Returns
+        (run_id, identical_to): the earlier run with exactly the same inputs (`inputs_key`), if any."""
         from screener.engine import ENGINE_VERSION
 
         screen = result.screen
         key = inputs_key(result, config_fingerprint)
-        rows = _stored_rows(result)
+        members = member_frame(result)
+        watchlist = _watchlist_rows(members)
         with closing(self._connect(create=True)) as con:
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -279,13 +400,153 @@ class History:
                      generated_at.isoformat(), key, identical, result.frame.height,
                      int(result.frame["_passed"].sum()), screen.top, previous_run_id(result), ENGINE_VERSION))
                 run_id = cur.lastrowid
-                con.executemany(f"INSERT INTO rows ({', '.join(_ROW_COLUMNS)}) "
-                                f"VALUES ({', '.join('?' * len(_ROW_COLUMNS))})", [(run_id, *row) for row in rows])
+                relative = self._write_members(run_id, screen.stem, result.as_of, members)
+                con.executemany(f"INSERT INTO watchlist ({', '.join(_WATCHLIST_COLUMNS)}) "
+                                f"VALUES ({', '.join('?' * len(_WATCHLIST_COLUMNS))})",
+                                [(run_id, *row) for row in watchlist])
+                con.execute("UPDATE runs SET members_file = ? WHERE run_id = ?", (relative, run_id))
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return run_id, identical
+
+    def _write_members(self, run_id: int, rule_stem: str, as_of: date, members) -> str:
+        """Write a run's member file atomically (fsynced before the caller's COMMIT names it);
+        return its path relative to the output folder."""
+        import polars as pl
+
+        from screener.atomic import atomic_path
+
+        relative = f"{MEMBERS_DIR}/run-{run_id:08d}.parquet"
+        frame = members.select(pl.lit(run_id, dtype=pl.Int64).alias("run_id"),
+                               pl.lit(rule_stem, dtype=pl.String).alias("rule_stem"),
+                               pl.lit(as_of, dtype=pl.Date).alias("as_of"), pl.all())
+        with atomic_path(self.out / relative) as tmp:
+            frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+        return relative
+
+    def prune(self, rule_stem: str, detail_days: int) -> PrunedDetail:
+        """Drop the member files of the runs of `rule_stem` whose as-of is more than
+        `detail_days` days before its newest run's; their runs and watchlists stay. Member files
+        no run names (a run killed before its COMMIT) go too. The runs are updated in one
+        transaction first, then the files removed: a kill in between leaves unnamed files that
+        the next prune removes."""
+        if not self.path.exists():
+            return PrunedDetail((), None, detail_days)
+        with closing(self._connect(create=True)) as con:
+            con.execute("BEGIN IMMEDIATE")  # holds off writers: no member file is being written now
+            try:
+                (newest,) = con.execute("SELECT MAX(as_of) FROM runs WHERE rule_stem = ?", (rule_stem,)).fetchone()
+                cutoff = date.fromisoformat(newest) - timedelta(days=detail_days) if newest else None
+                victims = con.execute("SELECT run_id, members_file FROM runs WHERE rule_stem = ? AND as_of < ? "
+                                      "AND members_file IS NOT NULL ORDER BY run_id",
+                                      (rule_stem, cutoff.isoformat())).fetchall() if cutoff else []
+                con.executemany("UPDATE runs SET members_file = NULL WHERE run_id = ?", [(r,) for r, _ in victims])
+                named = {f for (f,) in con.execute("SELECT members_file FROM runs WHERE members_file IS NOT NULL")}
+                orphans, errors = 0, []
+                if self.members_dir.is_dir():
+                    for p in self.members_dir.iterdir():
+                        rel = f"{MEMBERS_DIR}/{p.name}"
+                        leftover = p.name.startswith(".run-") and p.name.endswith(".tmp")
+                        if (leftover or (p.name.startswith("run-") and p.suffix == ".parquet")) and rel not in named \
+                                and rel not in {f for _, f in victims}:
+                            try:
+                                p.unlink()
+                                orphans += 1
+                            except OSError as e:
+                                errors.append(f"{p}: {e.strerror or e}")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        for _, rel in victims:
+            try:
+                (self.out / rel).unlink(missing_ok=True)
+            except OSError as e:
+                errors.append(f"{self.out / rel}: {e.strerror or e}")
+        return PrunedDetail(tuple(r for r, _ in victims), cutoff, detail_days, orphans, tuple(errors))
+
+    def _upgrade(self, con: sqlite3.Connection) -> str | None:
+        """Bring the file to `HISTORY_SCHEMA` in one transaction (another writer waits for it, then
+        finds nothing to do). A new file gets the tables. An older one is first copied to
+        `history.sqlite.v<N>-backup` (atomically; kept), then each run's members move from the old
+        `rows` table to a member file, the watchlists to `watchlist`, `rows` is dropped, and the
+        file is vacuumed. Returns a message for the user when a migration happened."""
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            if version >= HISTORY_SCHEMA:
+                con.execute("COMMIT")
+                return None
+            has_rows = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rows'").fetchone()
+            if not has_rows:  # a new file
+                for statement in _TABLES.split(";"):
+                    con.execute(statement)
+                for statement in _INDEXES:
+                    con.execute(statement)
+                con.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
+                con.execute("COMMIT")
+                return None
+            backup = self._backup(con, version)
+            runs = self._migrate_rows(con)
+            con.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        try:
+            con.execute("VACUUM")  # give back the old rows' pages; a busy file keeps them (harmless)
+        except sqlite3.OperationalError:
+            pass
+        return (f"migrated the run history {self.path} to the schema {HISTORY_SCHEMA} layout ({runs} runs; every "
+                f"member in {self.members_dir}/, watchlists in SQLite); the old file is kept as {backup}")
+
+    def _backup(self, con: sqlite3.Connection, version: int) -> Path:
+        from screener.atomic import atomic_path
+
+        backup = self.path.with_name(f"{HISTORY_FILE}.v{version}-backup")
+        n = 1
+        while backup.exists():
+            n += 1
+            backup = self.path.with_name(f"{HISTORY_FILE}.v{version}-backup-{n}")
+        # copied through a second connection: it reads the last committed state (the caller holds
+        # the write lock, so that is the file as it was), where the writing one would wait on itself
+        with atomic_path(backup) as tmp, closing(sqlite3.connect(self.path, timeout=30)) as src, \
+                closing(sqlite3.connect(tmp)) as dst:
+            src.backup(dst)
+        return backup
+
+    def _migrate_rows(self, con: sqlite3.Connection) -> int:
+        """Inside the upgrade's transaction: the old `rows` table to member files and `watchlist`."""
+        import polars as pl
+
+        have = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+        for name in _ADDED_COLUMNS["runs"]:
+            if name not in have:
+                con.execute(f"ALTER TABLE runs ADD COLUMN {name} {'TEXT' if name == 'members_file' else 'INTEGER'}")
+        have_rows = {row[1] for row in con.execute("PRAGMA table_info(rows)")}
+        select = ", ".join(c if c in have_rows else f"NULL AS {c}" for c in _MEMBER_COLUMNS)
+        con.execute(_TABLES.split(";")[1])
+        for statement in _INDEXES:
+            con.execute(statement)
+        runs = con.execute("SELECT run_id, rule_stem, as_of FROM runs ORDER BY run_id").fetchall()
+        for run_id, stem, as_of in runs:
+            rows = con.execute(f"SELECT {select} FROM rows WHERE run_id = ? ORDER BY symbol", (run_id,)).fetchall()
+            frame = _frame_of_stored(rows)
+            relative = self._write_members(run_id, stem, date.fromisoformat(as_of), frame)
+            con.execute("UPDATE runs SET members_file = ? WHERE run_id = ?", (relative, run_id))
+            con.execute(f"INSERT INTO watchlist ({', '.join(_WATCHLIST_COLUMNS)}) SELECT run_id, symbol, name, passed, "
+                        f"rank, score, failed, missing, components, "
+                        + ", ".join(c if c in have_rows else f"NULL" for c in ("group_rank", "pinned", "pin_reason",
+                                                                               "reason"))
+                        + " FROM rows WHERE run_id = ? AND included", (run_id,))
+        con.execute("DROP TABLE rows")
+        con.execute("DROP INDEX IF EXISTS rows_watchlist")
+        return len(runs)
+
+    # -- reading -------------------------------------------------------------------------------
 
     def previous(self, rule_stem: str, before: date):
         """P for a run as of `before`: the watchlist of the run of `rule_stem` with the newest
@@ -293,11 +554,10 @@ class History:
         None when there is none (or no history yet). Reads that one run's watchlist, nothing else."""
         from screener.engine.screen import Previous
 
-        try:
-            con = self._connect(create=False)
-        except FileNotFoundError:
+        con = self._reader()
+        if con is None:
             return None
-        with closing(con):
+        with closing(con), self._reading():
             hit = con.execute(PREVIOUS_SQL, (rule_stem, before.isoformat())).fetchone()
             if hit is None:
                 return None
@@ -309,11 +569,10 @@ class History:
         newest as-of <= `as_of` (ties: the highest run id) among those recorded before run
         `recorded_before` (default: all of them, for a run not recorded yet)."""
         day = as_of if isinstance(as_of, str) else as_of.isoformat()
-        try:
-            con = self._connect(create=False)
-        except FileNotFoundError:
+        con = self._reader()
+        if con is None:
             return None
-        with closing(con):
+        with closing(con), self._reading():
             hit = con.execute(AT_OR_BEFORE_SQL, (rule_stem, day, recorded_before or _NO_RUN_ID_ABOVE)).fetchone()
             return self._run(con, hit[0]) if hit else None
 
@@ -322,46 +581,62 @@ class History:
         row = con.execute(_RUN_SELECT + "WHERE r.run_id = ?", (run_id,)).fetchone()
         return Run(*row) if row else None
 
-    def rows(self, run_id: int, also: list[str] | None = None) -> dict[str, dict]:
-        """A run's recorded members by symbol. With `also`, only its watchlist plus the symbols in
-        `also`: all that `compare` reads, when `also` is the other run's watchlist."""
-        return self._rows(run_id, also)
-
     def runs(self, rule_stem: str) -> list[Run]:
         """Every run of a screen, oldest first; [] when there is no history yet."""
-        try:
-            con = self._connect(create=False)
-        except FileNotFoundError:
+        con = self._reader()
+        if con is None:
             return []
-        with closing(con):
+        with closing(con), self._reading():
             cur = con.execute(_RUN_SELECT + "WHERE r.rule_stem = ? ORDER BY r.run_id", (rule_stem,))
             return [Run(*row) for row in cur.fetchall()]
 
-    def _rows(self, run_id: int, also: list[str] | None = None) -> dict[str, dict]:
-        with closing(self._connect(create=False)) as con:
-            sql = ("SELECT symbol, name, included, passed, rank, score, failed, missing, group_rank, pinned, "
-                   "pin_reason, reason FROM rows WHERE run_id = ?")
-            if also is None:
-                cur = con.execute(sql, (run_id,))
-            else:
-                cur = con.execute(sql + " AND (included OR symbol IN (SELECT value FROM json_each(?)))",
-                                  (run_id, json.dumps(list(also))))
-            decoded: dict[str, list] = {}  # a few distinct lists repeat across a million rows
+    def rows(self, run_id: int, also: list[str] | None = None) -> Members:
+        """A run's recorded members by symbol. With `also`, only its watchlist plus the symbols in
+        `also`: all that `compare` reads, when `also` is the other run's watchlist. The watchlist
+        comes from SQLite, the rest from the run's member file (only the rows asked for); when
+        that file was pruned the result is marked incomplete (`Members.complete`)."""
+        con = self._reader()
+        out = Members()
+        if con is None:
+            return out
+        with closing(con), self._reading():
+            cols = ", ".join(_READ_COLUMNS)
+            for row in con.execute(f"SELECT {cols} FROM watchlist WHERE run_id = ?", (run_id,)):
+                out[row[0]] = _member(row, included=True)
+            wanted = None if also is None else [s for s in also if s not in out]
+            if wanted == []:
+                return out
+            legacy = con.execute("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = 'rows'"
+                                 ).fetchone() or con.execute("SELECT 1 FROM sqlite_temp_master WHERE name = 'rows'"
+                                                              ).fetchone()
+            if legacy:  # an older file read as it is: every member is in its `rows` table
+                sql = f"SELECT {cols} FROM rows WHERE run_id = ? AND NOT included"
+                cur = (con.execute(sql, (run_id,)) if wanted is None else
+                       con.execute(sql + " AND symbol IN (SELECT value FROM json_each(?))", (run_id, json.dumps(wanted))))
+                for row in cur:
+                    out[row[0]] = _member(row, included=False)
+                return out
+            (relative,) = con.execute("SELECT members_file FROM runs WHERE run_id = ?", (run_id,)).fetchone() or (None,)
+        if relative is None:
+            out.complete = False
+            return out
+        try:
+            for row in _read_members(self.out / relative, wanted):
+                out[row[0]] = _member(row, included=False)
+        except FileNotFoundError:  # pruned between the two reads, or removed by hand
+            out.complete = False
+        return out
 
-            def names(text: str) -> list:
-                if text not in decoded:
-                    decoded[text] = json.loads(text)
-                return list(decoded[text])
-
-            return {s: {"symbol": s, "name": n, "included": bool(i), "passed": bool(p), "rank": rk, "score": sc,
-                        "failed": names(f), "missing": names(m), "group_rank": g,
-                        "pinned": None if pn is None else bool(pn), "pin_reason": pr, "reason": why}
-                    for s, n, i, p, rk, sc, f, m, g, pn, pr, why in cur.fetchall()}
+    def _reading(self):
+        """Turn a damaged file met while reading into `UnreadableHistory` (SQLite says so only
+        when a damaged page is read, not when the file is opened)."""
+        return _DamageGuard(self.path)
 
     def diff(self, rule_stem: str, before: int | None = None, after: int | None = None) -> Changes:
         """What entered, left and moved between two runs. By default `after` is the run recorded
         last and `before` what it compared against when it was made: the newest as-of <= its
-        as-of among the runs recorded before it (DESIGN: a run's changes).
+        as-of among the runs recorded before it (DESIGN: a run's changes). Reads the two
+        watchlists and, of each run's other members, only those in the other watchlist.
 
         Raises `InputError` when the runs do not exist or belong to another screen."""
         runs = {r.run_id: r for r in self.runs(rule_stem)}
@@ -380,42 +655,74 @@ class History:
             return Changes()
         if before is None:
             return Changes(after=runs[after])
-        return compare(self._rows(before), self._rows(after), runs[before], runs[after])
+        old_watch = [s for s, in self._watchlist(before)]
+        new_watch = [s for s, in self._watchlist(after)]
+        old = self.rows(before, also=new_watch)
+        new = self.rows(after, also=old_watch)
+        return compare(old, new, runs[before], runs[after])
+
+    def _watchlist(self, run_id: int) -> list[tuple]:
+        con = self._reader()
+        if con is None:
+            return []
+        with closing(con), self._reading():
+            return con.execute(WATCHLIST_SQL, (run_id,)).fetchall()
+
+
+class _DamageGuard:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
+            raise _unreadable(self.path, e) from None
+        if isinstance(e, sqlite3.OperationalError) and "malformed" in str(e):
+            raise _unreadable(self.path, e) from None
+        return False
+
+
+def _member(row: tuple, included: bool) -> dict:
+    s, n, p, rk, sc, f, m, g, pn, pr, why = row
+    return {"symbol": s, "name": n, "included": included, "passed": bool(p), "rank": rk, "score": sc,
+            "failed": _names(f), "missing": _names(m), "group_rank": g,
+            "pinned": None if pn is None else bool(pn), "pin_reason": pr, "reason": why}
+
+
+def _names(value) -> list:
+    """A list of filter names: JSON text in SQLite, a list in a member file."""
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str) else list(value)
+
+
+def _read_members(path: Path, symbols: list[str] | None) -> list[tuple]:
+    """The excluded members of a member file (all, or those in `symbols`), in `_READ_COLUMNS` order."""
+    import polars as pl
+
+    if not path.exists():
+        raise FileNotFoundError(path)
+    scan = pl.scan_parquet(path).filter(~pl.col("included"))
+    if symbols is not None:
+        scan = scan.filter(pl.col("symbol").is_in(pl.Series(symbols, dtype=pl.String).implode()))
+    frame = scan.select(pl.col(c) for c in _READ_COLUMNS).collect()
+    return frame.rows()
 
 
 def _read_as_current(con: sqlite3.Connection) -> None:
-    """Let a reader query an older file with today's columns, writing nothing to it: a TEMP view
-    per table (temp objects shadow the file's tables for this connection only) adds the missing
-    columns as nulls."""
+    """Let a reader query an older file with today's columns, writing nothing to it: TEMP views
+    (temp objects shadow the file's tables for this connection only) add the missing columns as
+    nulls, and `watchlist` is the included rows of the old `rows` table."""
     for table, added in _ADDED_COLUMNS.items():
         have = {row[1] for row in con.execute(f"PRAGMA main.table_info({table})")}
-        missing = [name for name, _ in added if name not in have]
+        missing = [name for name in added if name not in have]
         if have and missing:
             nulls = ", ".join(f"NULL AS {name}" for name in missing)
             con.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {nulls} FROM main.{table}")
-
-
-def _migrate(con: sqlite3.Connection) -> None:
-    """Bring a history file to `HISTORY_SCHEMA` in one transaction: create the tables of a new
-    file, add the newer columns to an older one (its runs get nulls there), add the indexes.
-    Another process migrating at the same moment waits for the write lock, then finds nothing to do."""
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        if con.execute("PRAGMA user_version").fetchone()[0] < HISTORY_SCHEMA:
-            for statement in _TABLES.split(";"):
-                con.execute(statement)
-            for table, added in _ADDED_COLUMNS.items():
-                have = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
-                for name, decl in added:
-                    if name not in have:
-                        con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
-            for statement in _INDEXES:
-                con.execute(statement)
-            con.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    if con.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'rows'").fetchone():
+        con.execute(f"CREATE TEMP VIEW watchlist AS SELECT {', '.join(_WATCHLIST_COLUMNS)} FROM rows WHERE included")
 
 
 def _verdict_columns(v):
@@ -425,6 +732,74 @@ def _verdict_columns(v):
     defaults = {"group_rank": pl.lit(None, dtype=pl.Int64), "pinned": pl.lit(False),
                 "pin_reason": pl.lit(None, dtype=pl.String), "reason": pl.lit(None, dtype=pl.String)}
     return v.with_columns(expr.alias(name) for name, expr in defaults.items() if name not in v.columns)
+
+
+def _component_type():
+    import polars as pl
+
+    return pl.List(pl.Struct({"name": pl.String, "value": pl.Float64}))
+
+
+def member_frame(result):
+    """Every member of a result as a member file stores it, sorted by symbol: `components` as a
+    list of {name, value} (one schema for every rule), `pinned` false rather than null."""
+    import polars as pl
+
+    v = _verdict_columns(result.verdicts)
+    names = [s.name for s in result.screen.scores]
+    if names:
+        components = pl.concat_list([pl.struct(pl.lit(n, dtype=pl.String).alias("name"),
+                                               pl.col("components").struct.field(n).cast(pl.Float64).alias("value"))
+                                     for n in names])
+    else:
+        components = pl.lit([], dtype=_component_type())
+    return (v.sort("symbol")
+            .select("symbol", "name", "included", "passed", pl.col("rank").cast(pl.Int64),
+                    pl.col("score").cast(pl.Float64), pl.col("failed").cast(pl.List(pl.String)),
+                    pl.col("missing").cast(pl.List(pl.String)), components.alias("components"),
+                    pl.col("group_rank").cast(pl.Int64), pl.col("pinned").fill_null(False),
+                    pl.col("pin_reason").cast(pl.String), pl.col("reason").cast(pl.String)))
+
+
+def _frame_of_stored(rows: list[tuple]):
+    """Rows of the old `rows` table (in `_MEMBER_COLUMNS` order, JSON text for the lists and
+    components) as a member frame."""
+    import polars as pl
+
+    decoded = {}
+
+    def names(text):
+        if text not in decoded:
+            decoded[text] = json.loads(text) if text else []
+        return decoded[text]
+
+    return pl.DataFrame(
+        {"symbol": [r[0] for r in rows], "name": [r[1] for r in rows], "included": [bool(r[2]) for r in rows],
+         "passed": [bool(r[3]) for r in rows], "rank": [r[4] for r in rows], "score": [r[5] for r in rows],
+         "failed": [names(r[6]) for r in rows], "missing": [names(r[7]) for r in rows],
+         "components": [[{"name": k, "value": None if x is None else float(x)}
+                         for k, x in json.loads(r[8] or "{}").items()] for r in rows],
+         "group_rank": [r[9] for r in rows], "pinned": [bool(r[10]) for r in rows],
+         "pin_reason": [r[11] for r in rows], "reason": [r[12] for r in rows]},
+        schema={"symbol": pl.String, "name": pl.String, "included": pl.Boolean, "passed": pl.Boolean,
+                "rank": pl.Int64, "score": pl.Float64, "failed": pl.List(pl.String), "missing": pl.List(pl.String),
+                "components": _component_type(), "group_rank": pl.Int64, "pinned": pl.Boolean,
+                "pin_reason": pl.String, "reason": pl.String})
+
+
+def _watchlist_rows(members) -> list[tuple]:
+    """The `watchlist` table's values of a member frame's included rows (every column but run_id):
+    JSON text for the lists and the components (an object by name, as `sqlite3`'s json functions read)."""
+    import polars as pl
+
+    out = []
+    for r in members.filter(pl.col("included")).iter_rows(named=True):
+        comps = {c["name"]: c["value"] for c in r["components"]}
+        out.append((r["symbol"], r["name"], int(r["passed"]), r["rank"], r["score"],
+                    json.dumps(r["failed"] or [], ensure_ascii=False), json.dumps(r["missing"] or [], ensure_ascii=False),
+                    json.dumps(comps, ensure_ascii=False), r["group_rank"], int(bool(r["pinned"])), r["pin_reason"],
+                    r["reason"]))
+    return out
 
 
 def rows_of(result, also: list[str] | None = None) -> dict[str, dict]:
@@ -444,29 +819,6 @@ def rows_of(result, also: list[str] | None = None) -> dict[str, dict]:
     return out
 
 
-def _stored_rows(result) -> list[tuple]:
-    """The `rows` table's values for a result (every column but run_id, in `_ROW_COLUMNS` order):
-    JSON text for the lists and components, made as columns (a list of filter names is encoded
-    once per distinct list)."""
-    import polars as pl
-
-    v = _verdict_columns(result.verdicts)
-    encoded = {}
-    for col in ("failed", "missing"):
-        distinct = v.select(pl.col(col).unique())[col].to_list()
-        encoded[col] = pl.DataFrame({col: distinct, f"_{col}_json": [json.dumps(x, ensure_ascii=False) for x in distinct]},
-                                    schema={col: pl.List(pl.String), f"_{col}_json": pl.String})
-    components = (pl.col("components").struct.json_encode() if result.screen.scores
-                  else pl.lit("{}"))
-    table = (v.join(encoded["failed"], on="failed", how="left", nulls_equal=True)
-             .join(encoded["missing"], on="missing", how="left", nulls_equal=True)
-             .sort("symbol")
-             .select("symbol", "name", pl.col("included").cast(pl.Int64), pl.col("passed").cast(pl.Int64), "rank",
-                     "score", "_failed_json", "_missing_json", components.alias("_components"), "group_rank",
-                     pl.col("pinned").fill_null(False).cast(pl.Int64), "pin_reason", "reason"))
-    return table.rows()
-
-
 def compare(old: dict[str, dict], new: dict[str, dict], before: Run | None = None, after: Run | None = None,
             top: int | None = None) -> Changes:
     """Entered, left and moved between two sets of recorded rows, each with its reason.
@@ -484,11 +836,14 @@ def compare(old: dict[str, dict], new: dict[str, dict], before: Run | None = Non
     `rows_of(also=)`): a whole-market diff then touches hundreds of rows, not millions."""
     entered, left, moved = [], [], []
     top = top if top is not None else (after.top if after else None)
+    old_known, new_known = getattr(old, "complete", True), getattr(new, "complete", True)
     for sym, n in new.items():
         o = old.get(sym)
         if n["included"] and not (o and o["included"]):
+            reason = (_entered_reason(o, n, top) if o is not None or old_known or n.get("reason")
+                      else _PRUNED.format(run=before.run_id if before else "before"))
             entered.append({"symbol": sym, "name": n["name"], "rank": n["rank"], "score": _round(n["score"]),
-                            "reason": _entered_reason(o, n, top)})
+                            "reason": reason})
         elif n["included"] and o and o["included"] and o["rank"] != n["rank"] and None not in (o["rank"], n["rank"]):
             moved.append({"symbol": sym, "name": n["name"], "from_rank": o["rank"], "to_rank": n["rank"],
                           "change": o["rank"] - n["rank"], "from_score": _round(o["score"]),
@@ -499,12 +854,18 @@ def compare(old: dict[str, dict], new: dict[str, dict], before: Run | None = Non
         n = new.get(sym)
         if n is not None and n["included"]:
             continue
+        reason = (_left_reason(n, top) if n is not None or new_known
+                  else _PRUNED.format(run=after.run_id if after else "after"))
         left.append({"symbol": sym, "name": o["name"], "from_rank": o["rank"], "rank": n["rank"] if n else None,
-                     "failed": n["failed"] if n else [], "reason": _left_reason(n, top)})
+                     "failed": n["failed"] if n else [], "reason": reason})
     entered.sort(key=lambda e: (e["rank"] is None, e["rank"] or 0, e["symbol"]))
     left.sort(key=lambda e: (e["from_rank"] is None, e["from_rank"] or 0, e["symbol"]))
     moved.sort(key=lambda e: (-abs(e["change"]), e["to_rank"], e["symbol"]))
     return Changes(entered, left, moved, before, after)
+
+
+#: the reason given when the member detail that would say it was pruned (`[history] detail_days`)
+_PRUNED = "not known: the member detail of run {run} was pruned"
 
 
 def _entered_reason(o: dict | None, n: dict, top: int | None) -> str:

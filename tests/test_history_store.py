@@ -1,0 +1,135 @@
+"""The history that scales, from the user's side: a member file per run beside a small SQLite
+index, `[history] detail_days` and `history --prune` (watchlists kept forever), what a diff says
+when member detail was pruned, and a damaged history (truncated, a directory) per DESIGN's order
+of writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+
+RULE = "esg_compute_leaders"
+DAYS = ("2026-06-30", "2026-09-30", "2026-10-30", "2026-11-26")
+
+
+def run(cli, project, day, code=0, *extra):
+    r = cli(project, "run", RULE, "--as-of", day, "--json", *extra)
+    assert r.exit_code == code, r.output
+    return json.loads(r.stdout), r
+
+
+def history_config(project: Path, lines: str) -> None:
+    with open(project / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("\n[history]\n" + lines)
+
+
+def member_files(out: Path) -> list[str]:
+    return sorted(p.name for p in (out / "history").glob("*.parquet"))
+
+
+def test_detail_days_prunes_old_member_files_and_keeps_every_watchlist(sample, cli):
+    history_config(sample, "detail_days = 45\n")
+    out = sample / "watchlists"
+    payloads = [run(cli, sample, d)[0] for d in DAYS]
+    # as of 09-30 the cutoff is 08-16: run 1 (06-30) goes; as of 11-26 it is 10-12: run 2 (09-30) goes
+    assert [p["pruned_detail"]["runs"] for p in payloads] == [[], [1], [], [2]]
+    assert payloads[-1]["pruned_detail"]["cutoff"] == "2026-10-12"
+    assert member_files(out) == ["run-00000003.parquet", "run-00000004.parquet"]
+    runs = json.loads(cli(sample, "history", RULE, "--json").stdout)
+    assert [r["members_file"] for r in runs] == [None, None, "history/run-00000003.parquet",
+                                                 "history/run-00000004.parquet"]
+    # every watchlist row stays, as recorded
+    with sqlite3.connect(out / "history.sqlite") as con:
+        for p in payloads:
+            rows = con.execute("SELECT symbol, rank FROM watchlist WHERE run_id = ? ORDER BY rank",
+                               (p["run_id"],)).fetchall()
+            assert rows == [(r["symbol"], r["rank"]) for r in p["rows"]]
+    # the terminal says what went
+    r = cli(sample, "run", RULE, "--as-of", DAYS[-1])
+    assert r.exit_code == 0 and "pruned the member detail" not in r.stdout  # nothing new to prune
+    # a diff between pruned runs still lists who entered and left; reasons it cannot know say so
+    diff = json.loads(cli(sample, "history", RULE, "--diff", "1", "2", "--json").stdout)
+    full = payloads[1]["changes"]  # what run 2 said when its detail was there
+    assert [e["symbol"] for e in diff["entered"]] == [e["symbol"] for e in full["entered"]]
+    assert [e["symbol"] for e in diff["left"]] == [e["symbol"] for e in full["left"]]
+    assert diff["moved"] == full["moved"]
+    for e in diff["left"]:
+        assert e["reason"] == "not known: the member detail of run 2 was pruned"
+
+
+def test_history_prune_on_demand_and_without_a_setting(sample, cli):
+    out = sample / "watchlists"
+    for d in DAYS:
+        run(cli, sample, d)
+    r = cli(sample, "history", RULE, "--prune")
+    assert r.exit_code == 2 and "[history] detail_days" in r.output and "Traceback" not in r.output
+    assert len(member_files(out)) == 4
+    (out / "history" / "run-00000099.parquet").write_bytes(b"left by a run killed before its COMMIT")
+    r = cli(sample, "history", RULE, "--prune", "--detail-days", "0", "--json")
+    assert r.exit_code == 0, r.output
+    done = json.loads(r.stdout)
+    assert done["runs"] == [1, 2, 3] and done["orphans_removed"] == 1
+    assert member_files(out) == ["run-00000004.parquet"]
+    r = cli(sample, "history", RULE, "--prune", "--detail-days", "0")
+    assert r.exit_code == 0 and "pruned the member detail of 0 runs" in r.stdout
+    r = cli(sample, "history", RULE, "--diff", "--detail-days", "3")
+    assert r.exit_code == 2 and "--prune" in r.output
+    # the newest run's diff is complete: the run it compares against keeps its watchlist, and the
+    # newest keeps its members
+    diff = json.loads(cli(sample, "history", RULE, "--diff", "--json").stdout)
+    assert all("not known" not in e["reason"] for e in diff["left"] + diff["entered"])
+
+
+def test_bad_detail_days_is_exit_2_naming_the_key(sample, cli):
+    history_config(sample, "detail_days = -3\n")
+    r = cli(sample, "run", RULE, "--as-of", DAYS[0])
+    assert r.exit_code == 2 and "history.detail_days" in r.output and "config.toml" in r.output
+
+
+def test_a_truncated_history_is_set_aside_and_the_run_writes_only_its_dated_exports(sample, cli):
+    out = sample / "watchlists"
+    run(cli, sample, DAYS[0], 0, "--format", "csv")
+    with sqlite3.connect(out / "history.sqlite") as con:  # all in the main file, as after a checkpoint
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    latest = (out / RULE / "latest.csv").read_bytes()
+    db = out / "history.sqlite"
+    whole = db.read_bytes()
+    db.write_bytes(whole[: len(whole) // 2])  # cut short, as by a full disk or a crash mid-copy
+    for p in out.glob("history.sqlite-*"):
+        p.unlink()
+    payload, r = run(cli, sample, DAYS[1], 1, "--format", "csv")
+    (aside,) = [p for p in out.glob("history.sqlite.unreadable-*") if not p.name.endswith(("-wal", "-shm"))]
+    assert f"moved it aside to {aside}" in r.stderr and "Traceback" not in r.output
+    assert aside.read_bytes() == whole[: len(whole) // 2]  # kept as it was, never overwritten
+    assert (out / RULE / DAYS[1] / f"{RULE}.csv").exists()  # the dated export is written
+    assert (out / RULE / "latest.csv").read_bytes() == latest  # latest.* is not
+    assert not db.exists() and payload["run_id"] is None
+    # the next run starts a new history
+    assert run(cli, sample, DAYS[2], 0, "--format", "csv")[0]["run_id"] == 1
+
+
+def test_a_directory_where_the_history_goes_is_exit_2_naming_it(sample, cli):
+    out = sample / "watchlists"
+    (out / "history.sqlite").mkdir(parents=True)
+    r = cli(sample, "run", RULE, "--as-of", DAYS[0])
+    assert r.exit_code == 2 and "history.sqlite" in r.output and "directory" in r.output
+    assert "Traceback" not in r.output and (out / "history.sqlite").is_dir()
+    r = cli(sample, "history", RULE)
+    assert r.exit_code == 2 and "directory" in r.output
+
+
+def test_member_files_read_as_one_table_with_polars(sample, cli):
+    """One schema for every rule (components as a list of name/value), so one scan reads all runs."""
+    out = sample / "watchlists"
+    run(cli, sample, DAYS[-1])
+    r = cli(sample, "run", "quantum_pure_plays", "--as-of", DAYS[-1], "--json")
+    assert r.exit_code == 0, r.output
+    every = pl.scan_parquet(out / "history" / "*.parquet").collect()
+    assert sorted(every["rule_stem"].unique()) == sorted([RULE, "quantum_pure_plays"])
+    assert every.schema["components"] == pl.List(pl.Struct({"name": pl.String, "value": pl.Float64}))
+    first = json.loads(cli(sample, "history", RULE, "--json").stdout)[0]
+    rows = every.filter(pl.col("run_id") == first["run_id"], pl.col("included")).sort("rank")
+    assert rows.height == first["included"]
