@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 RULE = "esg_compute_leaders"
 DAYS = ("2026-06-30", "2026-09-30", "2026-10-30", "2026-11-26")
@@ -121,15 +122,18 @@ def test_a_directory_where_the_history_goes_is_exit_2_naming_it(sample, cli):
     assert r.exit_code == 2 and "directory" in r.output
 
 
-def test_member_files_read_as_one_table_with_polars(sample, cli):
-    """One schema for every rule (components as a list of name/value), so one scan reads all runs."""
+def test_member_files_read_with_polars_and_duckdb_style_unions(sample, cli):
+    """Each score component is a column `score.<name>`, as in `screener.screen`'s frame; runs of
+    several rules read as one table with a diagonal concat."""
     out = sample / "watchlists"
-    run(cli, sample, DAYS[-1])
+    first = run(cli, sample, DAYS[-1])[0]
     r = cli(sample, "run", "quantum_pure_plays", "--as-of", DAYS[-1], "--json")
     assert r.exit_code == 0, r.output
-    every = pl.scan_parquet(out / "history" / "*.parquet").collect()
+    files = sorted((out / "history").glob("*.parquet"))
+    every = pl.concat([pl.read_parquet(f) for f in files], how="diagonal")
     assert sorted(every["rule_stem"].unique()) == sorted([RULE, "quantum_pure_plays"])
-    assert every.schema["components"] == pl.List(pl.Struct({"name": pl.String, "value": pl.Float64}))
-    first = json.loads(cli(sample, "history", RULE, "--json").stdout)[0]
-    rows = every.filter(pl.col("run_id") == first["run_id"], pl.col("included")).sort("rank")
-    assert rows.height == first["included"]
+    mine = every.filter(pl.col("run_id") == first["run_id"], pl.col("included")).sort("rank")
+    assert mine["symbol"].to_list() == [row["symbol"] for row in first["rows"]]
+    for row, got in zip(first["rows"], mine.iter_rows(named=True)):
+        for name, value in row["components"].items():
+            assert got[f"score.{name}"] == pytest.approx(value, abs=5e-7), name  # JSON rounds to 6 places

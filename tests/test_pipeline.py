@@ -309,7 +309,8 @@ def test_an_older_history_file_is_migrated_in_place_and_still_diffs(sample, cli)
             con.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                 (run_id, r["symbol"], r["name"], int(r["included"]), int(r["passed"]), r["rank"], r["score"],
                  json.dumps(r["failed"], ensure_ascii=False), json.dumps(r["missing"], ensure_ascii=False),
-                 json.dumps({c["name"]: c["value"] for c in r["components"]})) for r in m.iter_rows(named=True)])
+                 json.dumps({k[6:]: x for k, x in r.items() if k.startswith("score.")}))
+                for r in m.iter_rows(named=True)])
         # the first layout's keys hashed neither the engine version nor P
         con.execute("UPDATE runs SET inputs_key = lower(hex(randomblob(16)))")
     shutil.rmtree(sample / "watchlists")

@@ -16,8 +16,9 @@ is small and asked for by key: the runs, and each run's watchlist, which stays q
 
 `failed`, `missing` and `components` are JSON text there. A member file has the same columns for
 every member, included or not, plus `run_id`, `rule_stem`, `as_of` and `included`; `failed` and
-`missing` are lists and `components` a list of {name, value} (one schema for every rule, so
-`polars.scan_parquet("<out>/history/*.parquet")` reads all runs at once). `members_file` is the
+`missing` are lists, and each score component is a column `score.<name>` (as in the frame
+`screener.screen` returns). Runs of one rule share columns; across rules, read them with
+`polars.concat(..., how="diagonal")` or DuckDB's `read_parquet(..., union_by_name = true)`. `members_file` is the
 file's path relative to the output folder, null once `[history] detail_days` has pruned it: the
 watchlist rows stay forever; only the excluded members' detail goes.
 
@@ -321,6 +322,9 @@ class History:
                 con.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+            umask = os.umask(0)  # mkstemp's file is private; a history gets the usual permissions
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             try:
                 os.link(tmp, self.path)
             except FileExistsError:
@@ -734,31 +738,21 @@ def _verdict_columns(v):
     return v.with_columns(expr.alias(name) for name, expr in defaults.items() if name not in v.columns)
 
 
-def _component_type():
-    import polars as pl
-
-    return pl.List(pl.Struct({"name": pl.String, "value": pl.Float64}))
-
-
 def member_frame(result):
-    """Every member of a result as a member file stores it, sorted by symbol: `components` as a
-    list of {name, value} (one schema for every rule), `pinned` false rather than null."""
+    """Every member of a result as a member file stores it, sorted by symbol: each score
+    component's normalised value in a column `score.<name>` (as `screener.screen` names them),
+    `pinned` false rather than null."""
     import polars as pl
 
     v = _verdict_columns(result.verdicts)
     names = [s.name for s in result.screen.scores]
-    if names:
-        components = pl.concat_list([pl.struct(pl.lit(n, dtype=pl.String).alias("name"),
-                                               pl.col("components").struct.field(n).cast(pl.Float64).alias("value"))
-                                     for n in names])
-    else:
-        components = pl.lit([], dtype=_component_type())
+    components = [pl.col("components").struct.field(n).cast(pl.Float64).alias(f"score.{n}") for n in names]
     return (v.sort("symbol")
             .select("symbol", "name", "included", "passed", pl.col("rank").cast(pl.Int64),
                     pl.col("score").cast(pl.Float64), pl.col("failed").cast(pl.List(pl.String)),
-                    pl.col("missing").cast(pl.List(pl.String)), components.alias("components"),
-                    pl.col("group_rank").cast(pl.Int64), pl.col("pinned").fill_null(False),
-                    pl.col("pin_reason").cast(pl.String), pl.col("reason").cast(pl.String)))
+                    pl.col("missing").cast(pl.List(pl.String)), pl.col("group_rank").cast(pl.Int64),
+                    pl.col("pinned").fill_null(False), pl.col("pin_reason").cast(pl.String),
+                    pl.col("reason").cast(pl.String), *components))
 
 
 def _frame_of_stored(rows: list[tuple]):
@@ -773,18 +767,20 @@ def _frame_of_stored(rows: list[tuple]):
             decoded[text] = json.loads(text) if text else []
         return decoded[text]
 
-    return pl.DataFrame(
+    comps = [json.loads(r[8] or "{}") for r in rows]
+    keys = list(dict.fromkeys(k for c in comps for k in c))
+    frame = pl.DataFrame(
         {"symbol": [r[0] for r in rows], "name": [r[1] for r in rows], "included": [bool(r[2]) for r in rows],
          "passed": [bool(r[3]) for r in rows], "rank": [r[4] for r in rows], "score": [r[5] for r in rows],
          "failed": [names(r[6]) for r in rows], "missing": [names(r[7]) for r in rows],
-         "components": [[{"name": k, "value": None if x is None else float(x)}
-                         for k, x in json.loads(r[8] or "{}").items()] for r in rows],
          "group_rank": [r[9] for r in rows], "pinned": [bool(r[10]) for r in rows],
-         "pin_reason": [r[11] for r in rows], "reason": [r[12] for r in rows]},
+         "pin_reason": [r[11] for r in rows], "reason": [r[12] for r in rows],
+         **{f"score.{k}": [None if c.get(k) is None else float(c[k]) for c in comps] for k in keys}},
         schema={"symbol": pl.String, "name": pl.String, "included": pl.Boolean, "passed": pl.Boolean,
                 "rank": pl.Int64, "score": pl.Float64, "failed": pl.List(pl.String), "missing": pl.List(pl.String),
-                "components": _component_type(), "group_rank": pl.Int64, "pinned": pl.Boolean,
-                "pin_reason": pl.String, "reason": pl.String})
+                "group_rank": pl.Int64, "pinned": pl.Boolean, "pin_reason": pl.String, "reason": pl.String,
+                **{f"score.{k}": pl.Float64 for k in keys}})
+    return frame
 
 
 def _watchlist_rows(members) -> list[tuple]:
@@ -794,7 +790,7 @@ def _watchlist_rows(members) -> list[tuple]:
 
     out = []
     for r in members.filter(pl.col("included")).iter_rows(named=True):
-        comps = {c["name"]: c["value"] for c in r["components"]}
+        comps = {k[len("score."):]: x for k, x in r.items() if k.startswith("score.")}
         out.append((r["symbol"], r["name"], int(r["passed"]), r["rank"], r["score"],
                     json.dumps(r["failed"] or [], ensure_ascii=False), json.dumps(r["missing"] or [], ensure_ascii=False),
                     json.dumps(comps, ensure_ascii=False), r["group_rank"], int(bool(r["pinned"])), r["pin_reason"],
