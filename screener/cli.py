@@ -187,6 +187,10 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, wide, as_json, con
             payload["identical_to"] = p.identical_to
             if p.pruned is not None:  # `[export] keep_days`: the dated folders this run removed
                 payload["pruned"] = p.pruned.to_dict(config.display)
+            if p.pruned_detail is not None:  # `[history] detail_days`: the runs whose member files went
+                payload["pruned_detail"] = p.pruned_detail.to_dict()
+            if p.notices:
+                payload["notices"] = list(p.notices)
             if p.error:
                 payload["error"] = p.error
             payloads.append(payload)
@@ -200,6 +204,8 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, wide, as_json, con
     for p in published:
         for w in (p.result.warnings if p.result is not None else ()):
             echo(f"warning: {w}", err=True)
+        for n in p.notices:
+            echo(f"note: {n}", err=True)
     failed = [p for p in published if p.error]
     for p in failed:
         echo(f"error: {p.error}", err=True)
@@ -212,15 +218,31 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, wide, as_json, con
 @click.option("--diff", is_flag=True, help="what entered, left and moved (default: the newest run against the run it was compared with: "
               "the newest as-of on or before its own)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="output folder holding history.sqlite (default: paths.out)")
+@click.option("--prune", is_flag=True, help="drop the member detail (history/run-*.parquet) of runs more than "
+              "[history] detail_days older than the newest; watchlists are kept")
+@click.option("--detail-days", "detail_days", type=click.IntRange(min=0), default=None,
+              help="with --prune: the days to keep instead of [history] detail_days")
 @_json_option
 @_config_option
 @click.pass_context
 @_boundary
-def history(ctx, rule, runs, diff, out_dir, as_json, config_path):
-    """Past runs of RULE; with --diff [RUN_A RUN_B], what changed between two of them."""
+def history(ctx, rule, runs, diff, out_dir, prune, detail_days, as_json, config_path):
+    """Past runs of RULE; with --diff [RUN_A RUN_B], what changed between two of them; with
+    --prune, drop old runs' member detail (their watchlists stay)."""
     from screener import api
 
     config = _config(ctx, config_path)
+    if detail_days is not None and not prune:
+        raise click.BadParameter("goes with --prune", param_hint="--detail-days")
+    if prune:
+        if diff or runs:
+            raise click.BadParameter("--prune takes no run ids and no --diff", param_hint="--prune")
+        done = api.history_prune(config, rule, detail_days, out_dir)
+        if as_json:
+            _emit_json(done.to_dict())
+        else:
+            echo(done.message())
+        sys.exit(EXIT_FAILED if done.errors else EXIT_OK)
     if diff:
         if len(runs) not in (0, 2):
             raise click.BadParameter("give two run ids (older first), or none for the newest two", param_hint="RUNS")

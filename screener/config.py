@@ -30,6 +30,7 @@ _SECTIONS = {
     "import": None,  # vendor import profiles: checked by screener.data.imports when used
     "freshness": ("consensus_days", "prices_days"),
     "limits": Limits.keys(),
+    "history": ("detail_days",),
 }
 
 
@@ -58,6 +59,7 @@ class Config:
     keep_days: int | None = None  # dated export folders kept: as-of within N days of the rule's newest (None: all)
     json_excluded_max: int | None = None  # above this many excluded members the JSON export omits them (None: never)
     limits: Limits = DEFAULT_LIMITS  # `[limits]`: input sizes (screener.limits)
+    detail_days: int | None = None  # `[history] detail_days`: member files kept within N days of the rule's newest run
 
     @property
     def scoring_fingerprint(self) -> str:
@@ -215,6 +217,14 @@ def load_config(path: str | Path = "config.toml") -> Config:
             value = None
         limits[key] = value
 
+    history = data.get("history", {}) if isinstance(data.get("history", {}), dict) else {}
+    detail_days = history.get("detail_days")
+    if detail_days is not None and (isinstance(detail_days, bool) or not isinstance(detail_days, int) or detail_days < 0):
+        problem("bad-value", f"history.detail_days must be a whole number of days >= 0, got {detail_days!r}", "history",
+                "detail_days", "detail_days = 90  # excluded members' detail of runs within 90 days of the newest; "
+                "watchlists are always kept")
+        detail_days = None
+
     fresh = data.get("freshness", {}) if isinstance(data.get("freshness", {}), dict) else {}
     ages = {}
     for key, default in (("consensus_days", 45), ("prices_days", 7)):
@@ -246,7 +256,8 @@ def load_config(path: str | Path = "config.toml") -> Config:
                   lock_timeout=float(lock_timeout), grace_time=float(grace), catch_up=catch_up,
                   closures_path=closures_path, imports=imports, consensus_max_age_days=ages["consensus_days"],
                   prices_max_age_days=ages["prices_days"], base_url=base_url,
-                  keep_days=limits["keep_days"], json_excluded_max=limits["json_excluded_max"], limits=input_limits)
+                  keep_days=limits["keep_days"], json_excluded_max=limits["json_excluded_max"], limits=input_limits,
+                  detail_days=detail_days)
 
 
 def _valid_timezone(name) -> bool:
