@@ -16,7 +16,10 @@ processes, run one after the other and neither loses the other's rows. Inside it
   Parquet, an existing CSV as CSV (keeping a byte-order mark), a new file is CSV. The merged
   table is checked with `schemas.validate`: its errors are in `MergeReport.problems` and `write`
   refuses such a report. Nothing is written by `merge`;
-* `write(*reports)` writes each changed file atomically (`atomic.write_bytes`).
+* `write(*reports)` writes each changed file atomically (`atomic.write_bytes`); several changed
+  files are written as one (`_write_together`: pending files, a journal as the commit point,
+  the renames), so a writer killed at any moment leaves, once the next holder of the lock has
+  run `recover`, all the old files or all the new ones.
 
 Readers: `reading(folder)` holds the same lock while `snapshot.load_snapshot` stamps and reads the
 files, so a reader sees all of a multi-file write (several kinds in one lock hold) or none of it.
@@ -111,6 +114,12 @@ class SnapshotStore:
             lock.release()
             raise _read_only(self.folder, shown, PermissionError(13, "Permission denied"))
         self._held = lock
+        try:
+            recover(self.folder)  # a writer killed mid-write: all old or all new before we read
+        except BaseException:
+            lock.release()
+            self._held = None
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -204,11 +213,11 @@ class SnapshotStore:
         bad = [p for r in reports for p in r.problems]
         if bad:
             raise InputError(bad)
-        done = []
-        for r in reports:
-            if r.changed:
-                atomic.write_bytes(r.path, r.data)
-                done.append(r)
+        done = [r for r in reports if r.changed]
+        if len(done) == 1:
+            atomic.write_bytes(done[0].path, done[0].data)
+        elif done:
+            _write_together([(r.path, r.data) for r in done])
         return done
 
     def write_file(self, path: Path, data: bytes | None) -> None:
@@ -219,6 +228,74 @@ class SnapshotStore:
             Path(path).unlink(missing_ok=True)
         else:
             atomic.write_bytes(Path(path), data)
+
+
+# -- several files as one write ------------------------------------------------------------------
+
+JOURNAL_NAME = ".snapshot.journal"
+_PENDING = ".pending"
+
+
+def _write_together(files: list[tuple[Path, bytes]]) -> None:
+    """Write several files of one folder so that, after a kill at any moment, the folder holds
+    all of the old files or all of the new ones once `recover` has run (every holder of the lock
+    runs it first). Each new file is written and fsynced beside its target; then the journal
+    naming them is written atomically (the commit point); then each is renamed over its target;
+    then the journal goes. Killed before the journal: `recover` removes the pending files (all
+    old). Killed after it: `recover` finishes the renames (all new)."""
+    import json
+
+    from screener import atomic
+
+    folder = files[0][0].parent
+    pairs = []
+    try:
+        for target, data in files:
+            pending = target.with_name(f".{target.name}.{os.getpid()}{_PENDING}")
+            with open(pending, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(pending, 0o666 & ~umask)
+            pairs.append((pending.name, target.name))
+    except BaseException:
+        for name, _ in pairs:
+            (folder / name).unlink(missing_ok=True)
+        raise
+    atomic.write_bytes(folder / JOURNAL_NAME, json.dumps(pairs).encode())
+    recover(folder)
+
+
+def recover(folder: Path) -> None:
+    """With the snapshot lock held: finish a multi-file write the journal names (rename each
+    pending file still there over its target, then drop the journal); then remove what killed
+    writers left before their commit point (pending files, atomic writes' temporary files)."""
+    import json
+
+    from screener import atomic
+
+    folder = Path(folder)
+    journal = folder / JOURNAL_NAME
+    if journal.is_file():
+        try:
+            pairs = json.loads(journal.read_text(encoding="utf-8"))
+        except ValueError:  # cannot be: the journal is written atomically; a stranger's file
+            pairs = []
+        for pending, target in pairs:
+            if "/" in pending or "/" in target or not pending.endswith(_PENDING):
+                continue  # names only, inside this folder
+            if (folder / pending).is_file():
+                os.replace(folder / pending, folder / target)
+        atomic._fsync_dir(folder)
+        journal.unlink()
+        atomic._fsync_dir(folder)
+    # pending files of a write killed before its journal, and temporary files of atomic writes
+    # (`atomic.atomic_path`: `.<name>.<random>.tmp`) killed before their rename
+    for stray in [*folder.glob(f".*{_PENDING}"), *folder.glob(".*.tmp")]:
+        if stray.is_file():
+            stray.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -234,6 +311,11 @@ def reading(folder: Path, timeout: float = 120.0):
             lock.acquire(timeout=timeout)
         except (OSError, Timeout):
             lock = None  # read-only folder (nobody writes there), or a writer stuck: per-file atomicity
+    if lock is not None:
+        try:
+            recover(folder)  # a writer was killed mid-write: finish or undo its write first
+        except OSError:
+            pass
     try:
         yield
     finally:

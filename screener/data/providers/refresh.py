@@ -12,9 +12,11 @@ into `<into>/<kind>.csv`:
   A second run on the same day therefore leaves identical bytes;
 * the merged table is checked with `schemas.validate` before anything is written; a problem
   fails that provider (nothing of it is written) and is reported;
-* all of a provider's kinds are written in one hold of `<into>/.snapshot.lock` (the lock every
-  writer takes), each file atomically; an existing Parquet file is merged and written back as
-  Parquet, a CSV keeps its byte-order mark if it had one.
+* everything is fetched first; then every kind of every provider is written in one hold of
+  `<into>/.snapshot.lock` (the lock every writer takes) as one write: the files change together
+  (journaled, `store._write_together`), so a refresh killed at any moment leaves them all as
+  before or all as after; an existing Parquet file is merged and written back as Parquet, a CSV
+  keeps its byte-order mark if it had one.
 
 A provider that fails (`ProviderError`: network down after retries, a table whose shape changed)
 leaves every file it would have written untouched; its error is reported in one line and the
@@ -133,15 +135,21 @@ def refresh(config, symbols: list[str], *, provider: str | None, into: Path, as_
     if unavailable:  # the live extra is missing: fetch nothing rather than half a refresh
         return RefreshReport(provider=provider or "auto", into=str(into), as_of=as_of.isoformat(), written={},
                              missing={}, errors=errors, warnings=warnings, unavailable=unavailable)
-    for name, prov, plan in work:
+    gathered: list[tuple[str, dict[str, Fetched]]] = []
+    for name, prov, plan in work:  # fetch everything first, outside the lock
         try:
             fetched: dict[str, Fetched] = {}
             for kind, syms in plan.items():
                 if syms:
                     fetched[kind] = getattr(prov, kind)(syms, as_of)
-            _write(into, fetched, as_of, display, getattr(config, "lock_timeout", 120.0))
         except (ProviderError, ProviderUnavailable) as e:
             errors.append(f"{name}: {e}")
+            continue
+        gathered.append((name, fetched))
+    failed = _write(into, gathered, as_of, display, getattr(config, "lock_timeout", 120.0))
+    for name, fetched in gathered:
+        if name in failed:
+            errors.append(f"{name}: {failed[name]}")
             continue
         for kind, f in fetched.items():
             written[kind] = written.get(kind, 0) + len(_dedupe(f.rows, kind))
@@ -187,36 +195,64 @@ def _markets_text(provider: str | None) -> str:
 # -- merging -----------------------------------------------------------------------------------
 
 
-def _write(into: Path, fetched: dict[str, Fetched], as_of: date, display, lock_timeout: float) -> None:
-    """Merge and check every kind, then write them all, in one hold of the snapshot store's lock
-    (`store.SnapshotStore`: the lock `data import` takes too), so no other writer interleaves its
-    read-merge-write and a reader sees all of this provider's files or none (fetching is not
-    locked). Raises `ProviderError`, writing nothing, when a merge fails its checks."""
-    if not any(f.rows for f in fetched.values()):
-        return
+def _write(into: Path, gathered: list[tuple[str, dict[str, Fetched]]], as_of: date, display,
+           lock_timeout: float) -> dict[str, str]:
+    """Merge and check each provider's rows, then write every kind of every provider that passed
+    as one write (`SnapshotStore.write`: several files are journaled together, so a kill at any
+    moment leaves all of them old or all new), in one hold of the snapshot store's lock (the lock
+    `data import` takes too): no other writer interleaves its read-merge-write, and a reader sees
+    all of this refresh's files or none (fetching is not locked). Returns {provider: why} for the
+    providers whose rows were not written (a merge that fails its checks, the lock busy)."""
+    rows_of = [(name, {k: _stamped(f, as_of) for k, f in fetched.items() if f.rows}) for name, fetched in gathered]
+    rows_of = [(name, kinds) for name, kinds in rows_of if kinds]
+    if not rows_of:
+        return {}
     from screener.data.store import SnapshotLocked, SnapshotStore
-    from screener.problems import InputError
 
+    failed: dict[str, str] = {}
     try:
         with SnapshotStore(into, display, lock_timeout) as store:
+            for name, kinds in rows_of:  # each provider checked on its own: one that fails writes nothing
+                for kind, rows in kinds.items():
+                    why = _merge_problem(store, kind, rows, display)
+                    if why:
+                        failed[name] = why
+                        break
+            combined: dict[str, list] = {}
+            for name, kinds in rows_of:
+                if name not in failed:
+                    for kind, rows in kinds.items():
+                        combined.setdefault(kind, []).extend(rows)
             reports = []
-            for f in fetched.values():
-                if not f.rows:
-                    continue
-                shown = display(store.path(f.kind))
-                try:
-                    report = store.merge(f.kind, _dedupe([{**r, "as_of": r.get("as_of") or as_of} for r in f.rows],
-                                                         f.kind))
-                except InputError as e:
-                    raise ProviderError(f"cannot merge into {shown}: {e.problems[0].message}") from None
-                if report.problems:
-                    listed = "; ".join(p.message for p in report.problems[:3])
-                    listed += " ..." if len(report.problems) > 3 else ""
-                    raise ProviderError(f"{shown}: the merged table fails its checks, nothing written: {listed}")
-                reports.append(report)
+            for kind, rows in combined.items():
+                why = _merge_problem(store, kind, _dedupe(rows, kind), display)
+                if why:  # two providers' rows together fail: write nothing of either
+                    return {**failed, **{name: why for name, kinds in rows_of if kind in kinds}}
+                reports.append(store.merge(kind, _dedupe(rows, kind)))
             store.write(*reports)
     except SnapshotLocked as e:
-        raise ProviderError(e.problems[0].message) from None
+        return {name: e.problems[0].message for name, _ in rows_of}
+    return failed
+
+
+def _stamped(f: Fetched, as_of: date) -> list[dict]:
+    return _dedupe([{**r, "as_of": r.get("as_of") or as_of} for r in f.rows], f.kind)
+
+
+def _merge_problem(store, kind: str, rows: list[dict], display) -> str | None:
+    """Why merging `rows` into the current table of `kind` fails (None when it does not)."""
+    from screener.problems import InputError
+
+    shown = display(store.path(kind))
+    try:
+        report = store.merge(kind, rows)
+    except InputError as e:
+        return f"cannot merge into {shown}: {e.problems[0].message}"
+    if report.problems:
+        listed = "; ".join(p.message for p in report.problems[:3])
+        listed += " ..." if len(report.problems) > 3 else ""
+        return f"{shown}: the merged table fails its checks, nothing written: {listed}"
+    return None
 
 
 def cell_text(value) -> str | None:
