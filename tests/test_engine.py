@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from screener.config import load_config
 from screener.data.snapshot import load_members, load_snapshot
 from screener.engine.screen import run_screen
+from screener.problems import InputError
 from screener.rules.rule import parse_rule
 
 from .conftest import write
@@ -112,12 +113,16 @@ def test_esg_first_configured_rater_wins_and_suffix_is_dropped(tiny):
 
 
 def test_missing_snapshot_files_give_null_fields(tiny):
-    for name in ("consensus", "prices", "esg", "fx"):
+    for name in ("consensus", "prices", "esg"):  # some missing: their fields are null, with a warning
         (tiny / "data" / f"{name}.csv").unlink()
     res = run(tiny, ALL)
     assert res.frame.height == 5
     assert res.frame["eps_fy1"].null_count() == 5 and res.frame["esg_rating"].null_count() == 5
     assert any("consensus" in w for w in res.warnings)
+    (tiny / "data" / "fx.csv").unlink()  # every one missing: an error (issue 14), not a screen of nulls
+    with pytest.raises(InputError) as info:
+        run(tiny, ALL)
+    assert info.value.problems[0].code == "empty-snapshot"
 
 
 def test_filters_nulls_unlisted_and_ranking(tiny):
@@ -301,3 +306,27 @@ def test_default_run_computes_revisions_only_when_the_rule_reads_them(tiny):
     skips = run_screen(screen_of(ALL), cfg, snap, D)
     assert skips.frame["revision_3m"].null_count() == skips.frame.height
     assert skips.included["symbol"].to_list() == run(tiny, ALL).included["symbol"].to_list()
+
+
+def test_name_lists_by_mask_equal_the_lists_built_row_by_row():
+    """`verdicts._name_lists` builds the failed/missing lists from a bit mask and a table of the
+    distinct masks; it must give what a list per row gives, nulls (not true) included."""
+    import random
+
+    import polars as pl
+
+    from screener.engine.verdicts import _name_lists
+
+    rng = random.Random(5)
+    n, k = 400, 9
+    frame = pl.DataFrame({f"c{i}": [rng.choice([True, False, None]) for _ in range(n)] for i in range(k)},
+                         schema={f"c{i}": pl.Boolean for i in range(k)})
+    conditions = [(pl.col(f"c{i}"), f"filter {i}") for i in range(k)]
+
+    def row_by_row(conds):
+        return pl.concat_list([pl.when(c).then(pl.lit(name)).otherwise(pl.lit(None, dtype=pl.String))
+                               for c, name in conds]).list.drop_nulls()
+
+    expected = frame.select(row_by_row(conditions).alias("l"))["l"].to_list()
+    assert _name_lists(frame, conditions, row_by_row).to_list() == expected
+    assert expected == [[f"filter {i}" for i in range(k) if row[f"c{i}"] is True] for row in frame.to_dicts()]

@@ -37,9 +37,11 @@ def verdict_table(result) -> pl.DataFrame:
                                for c, n in conditions]).list.drop_nulls()
 
     cols = [(result.filter_col(i), f.name) for i, f in enumerate(screen.filters)]
-    failed = names_where([(pl.col(c).fill_null(False).not_(), n) for c, n in cols]
-                         + [(pl.col("_pin_excluded"), PIN_FILTER)])
-    missing = names_where([(pl.col(c).is_null(), n) for c, n in cols])
+    frame = result.frame.with_columns(
+        _name_lists(result.frame, [(pl.col(c).fill_null(False).not_(), n) for c, n in cols]
+                    + [(pl.col("_pin_excluded"), PIN_FILTER)], names_where).alias("_failed_names"),
+        _name_lists(result.frame, [(pl.col(c).is_null(), n) for c, n in cols], names_where).alias("_missing_names"))
+    failed, missing = pl.col("_failed_names"), pl.col("_missing_names")
     listed = pl.col("listed").fill_null(False)
     failed = pl.when(listed).then(failed).otherwise(pl.concat_list([pl.lit("unlisted")]))
     missing = pl.when(listed).then(missing).otherwise(none)
@@ -49,7 +51,7 @@ def verdict_table(result) -> pl.DataFrame:
     previous = result.previous
     was_member = (pl.col("symbol").is_in(pl.Series(sorted(previous.symbols), dtype=pl.String).implode())
                   if previous is not None else pl.lit(False))
-    table = result.frame.select(
+    table = frame.select(
         "symbol", "name", "listed", pl.col("_included").alias("included"), pl.col("_passed").alias("passed"),
         "rank", "group_rank", "score", failed.alias("failed"), missing.alias("missing"),
         components.alias("components"), "pinned", "pin_reason", pl.col("_kept").alias("kept"),
@@ -87,3 +89,22 @@ def verdict_table(result) -> pl.DataFrame:
         .otherwise(pl.concat_str([position, below]))
     )
     return table.with_columns(reason.alias("reason")).drop("listed", "_group", "_was_member").sort("symbol")
+
+
+def _name_lists(frame: pl.DataFrame, conditions: list[tuple[pl.Expr, str]], names_where) -> pl.Series:
+    """Per row, the names whose condition holds, in order (a list column). Built from a bit mask
+    per row and one small table of the distinct masks: a whole market has a handful of distinct
+    combinations, and building a list per row with `concat_list` costs 0.4 s at 200,000 rows.
+    Over 62 conditions (a mask would not fit in 64 bits) the lists are built row by row."""
+    if not conditions:
+        return frame.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("_l"))["_l"]
+    if len(conditions) > 62:
+        return frame.with_columns(names_where(conditions).alias("_l"))["_l"]
+    mask = frame.select(pl.sum_horizontal([pl.when(c).then(pl.lit(1 << i, dtype=pl.Int64))
+                                           .otherwise(pl.lit(0, dtype=pl.Int64))
+                                           for i, (c, _) in enumerate(conditions)]).alias("m"))
+    distinct = mask["m"].unique().to_list()
+    table = pl.DataFrame({"m": distinct, "l": [[n for i, (_, n) in enumerate(conditions) if m >> i & 1]
+                                                for m in distinct]},
+                         schema={"m": pl.Int64, "l": pl.List(pl.String)})
+    return mask.join(table, on="m", how="left", maintain_order="left")["l"]
