@@ -136,8 +136,9 @@ def json_payload(ctx: ExportContext, excluded_max: int | None = None) -> dict:
     if capped:
         payload["excluded_count"] = count
         payload["excluded_note"] = (f"{count} excluded members, more than export.json_excluded_max = {excluded_max}: "
-                                    "not listed here; the history (history.sqlite in the output folder) holds "
-                                    "every member's verdict for this run")
+                                    "not listed here; the history holds every member's verdict for this run (its "
+                                    "member file history/run-<run id>.parquet in the output folder; the run id is "
+                                    "in `screener history`)")
     payload.update(provenance)
     payload["changes"] = ctx.changes.in_zone(ctx.tz).to_dict() if ctx.changes is not None else None
     return payload
