@@ -137,3 +137,79 @@ def test_member_files_read_with_polars_and_duckdb_style_unions(sample, cli):
     for row, got in zip(first["rows"], mine.iter_rows(named=True)):
         for name, value in row["components"].items():
             assert got[f"score.{name}"] == pytest.approx(value, abs=5e-7), name  # JSON rounds to 6 places
+
+
+@pytest.mark.slow  # about 15 s: a process per write point
+def test_a_migration_killed_at_any_point_leaves_the_old_history_or_the_new(sample, cli, tmp_path):
+    """The first run of this version over an older history migrates it: killed at any write point
+    (the backup, each member file, the COMMIT, the run's own writes), the history reads as the old
+    file, whole, or the migrated one, whole; and the next run works."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    from .test_history import _KILLER
+    from .test_pipeline import OLD_RUNS, OLD_SCHEMA, members
+
+    out = sample / "watchlists"
+    for d in DAYS[:2]:
+        run(cli, sample, d)
+    db = out / "history.sqlite"
+    old_file = tmp_path / "old.sqlite"
+    with sqlite3.connect(old_file) as con:  # the same two runs in the first layout
+        con.executescript(OLD_SCHEMA)
+        con.execute("ATTACH DATABASE ? AS new", (str(db),))
+        con.execute(f"INSERT INTO runs SELECT {OLD_RUNS} FROM new.runs")
+        for run_id in (1, 2):
+            con.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                (run_id, r["symbol"], r["name"], int(r["included"]), int(r["passed"]), r["rank"], r["score"],
+                 json.dumps(r["failed"]), json.dumps(r["missing"]),
+                 json.dumps({k[6:]: x for k, x in r.items() if k.startswith("score.")}))
+                for r in members(sample, run_id, "watchlists").iter_rows(named=True)])
+    old_rows = sqlite3.connect(old_file).execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+    shutil.rmtree(out)
+    pristine = tmp_path / "pristine"
+    pristine.mkdir()
+    shutil.copy(old_file, pristine / "history.sqlite")
+    killer = tmp_path / "killer.py"
+    killer.write_text(_KILLER, encoding="utf-8")
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+
+    def state(folder: Path) -> str:
+        con = sqlite3.connect(folder / "history.sqlite")
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            if con.execute("PRAGMA user_version").fetchone()[0] < 3:
+                assert con.execute("SELECT COUNT(*) FROM rows").fetchone()[0] == old_rows
+                return "old"
+            runs = con.execute("SELECT run_id, members, members_file FROM runs ORDER BY run_id").fetchall()
+            for run_id, n, rel in runs:
+                assert pl.read_parquet(folder / rel).height == n
+            return "new"
+        finally:
+            con.close()
+
+    seen = set()
+    for kill_at in range(1, 40):
+        folder = tmp_path / f"k{kill_at}"
+        shutil.copytree(pristine, folder)
+        events = tmp_path / f"events{kill_at}.txt"
+        p = subprocess.run([sys.executable, str(killer), str(kill_at), str(events), str(folder), "run", RULE,
+                            "--as-of", DAYS[2], "--format", "csv", "--out", str(folder), "--json"],
+                           cwd=sample, env=env, capture_output=True, text=True, timeout=120)
+        if p.returncode == 0:
+            break
+        assert p.returncode == -signal.SIGKILL, p.stderr
+        seen.add(state(folder))
+        again = cli(sample, "run", RULE, "--as-of", DAYS[2], "--format", "csv", "--out", str(folder), "--json")
+        assert again.exit_code == 0, again.output
+        assert [r["run_id"] for r in json.loads(cli(sample, "history", RULE, "--out", str(folder),
+                                                    "--json").stdout)][:2] == [1, 2]
+        assert state(folder) == "new"
+    else:
+        raise AssertionError("no run completed")
+    points = events.read_text(encoding="utf-8").splitlines()
+    assert seen == {"old", "new"}, (seen, points)
+    assert any("history.sqlite.v0-backup" in p for p in points) and sum("commit" in p for p in points) >= 2
