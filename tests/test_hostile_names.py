@@ -327,3 +327,20 @@ def test_an_error_shows_a_window_of_a_long_line():
     assert source[at:at + 4] == "\\x1b" and caret.count("^") == len("\\x1b[2J")
     long = Problem("bad", "m" * 10_000, "r.toml").render()
     assert len(long) < 2200 and "more characters" in long
+
+
+def test_changes_with_hostile_names_in_diff_and_exports(tmp_path, cli):
+    """What left and why (a security name, a filter name in the reason) in `history --diff` and in
+    the changes sections of the exports: escaped like everything else."""
+    project = _project(tmp_path, {"rules/evil.toml": EVIL_RULE, "universes/tiny.csv": HOSTILE_UNIVERSE})
+    assert cli(project, "run", "evil", "--as-of", AS_OF).exit_code == 0
+    rule = project / "rules" / "evil.toml"
+    rule.write_text(EVIL_RULE.replace("eps_fy1 > 0", "eps_fy1 > 1.6"), encoding="utf-8")  # 603001.SH leaves
+    r = cli(project, "run", "evil", "--as-of", AS_OF, "--format", "csv,xlsx,html,md,json")
+    assert r.exit_code == 0 and "1 left" in r.output, r.output
+    diff = cli(project, "history", "evil", "--diff")
+    assert diff.exit_code == 0 and "甲\\x1b]0;PWNED\\x07" in diff.output and "failed prof\\x1b[2Jitable" in diff.output
+    assert not _raw(diff.output), _raw(diff.output)
+    for f in sorted((project / "out" / "evil").glob("latest.*")):
+        found = _raw(_export_text(f)) if f.suffix != ".parquet" else []
+        assert not found, f"{f.name}: raw {found}"
