@@ -204,7 +204,7 @@ def data_dates(frame: pl.DataFrame) -> dict[str, str | None]:
 def _staleness(frame: pl.DataFrame, as_of: date, config: Config) -> list[str]:
     """Warnings when the newest price or consensus used is older than `[freshness]` allows, and
     how many listed members carry older data than that."""
-    listed = frame.filter(pl.col("listed"))
+    listed = frame.select("listed", "price_as_of", "consensus_as_of").filter(pl.col("listed"))
     out = []
     for what, col, limit in (("price", "price_as_of", config.prices_max_age_days),
                              ("consensus", "consensus_as_of", config.consensus_max_age_days)):
@@ -230,7 +230,10 @@ def _warnings(snapshot: Snapshot) -> list[str]:
 def _pin_warnings(screen: Screen, frame: pl.DataFrame, as_of: date) -> list[str]:
     """Pins that do nothing at `as_of`: expired, or on a security that is not a member then."""
     out = []
-    members = set(frame["symbol"].to_list())
+    if not screen.pins:
+        return out
+    pinned = pl.Series([p.symbol for p in screen.pins], dtype=pl.String)
+    members = set(pinned.filter(pinned.is_in(frame["symbol"].implode())).to_list())
     for p in screen.pins:
         if p.until is not None and as_of > p.until:
             out.append(f"the {p.action} pin on {p.symbol} expired on {p.until.isoformat()}: ignored "
