@@ -59,8 +59,8 @@ def rule_paths(config: Config, args: list[str] | tuple[str, ...] = ()) -> list[P
     out = []
     for a in args:
         p = Path(a)
-        if not p.exists() and not p.suffix and (config.rules_dir / f"{a}.toml").exists():
-            p = config.rules_dir / f"{a}.toml"
+        if not p.exists() and p.suffix != ".toml" and (config.rules_dir / f"{a}.toml").exists():
+            p = config.rules_dir / f"{a}.toml"  # a name in rules/, dots and all (`history.sqlite`)
         if not os.path.lexists(p):  # a dangling symlink or a loop is there: load_rule names what it is
             known = [q.stem for q in config.rules_dir.glob("*.toml")] if config.rules_dir.is_dir() else []
             hint = suggestion(Path(a).stem, known, "rule") if known else "see the rules/ folder"
@@ -421,8 +421,10 @@ def known_rule(config: Config, rule: str) -> None:
 
 
 def _stem(rule: str) -> str:
-    """A rule's history key: its file stem. The file need not exist any more."""
-    return Path(rule).stem
+    """A rule's history key: its file stem (a bare name is the stem itself, dots and all: the rule
+    `history.sqlite` is `rules/history.sqlite.toml`). The file need not exist any more."""
+    p = Path(rule)
+    return p.stem if p.suffix == ".toml" else p.name
 
 
 def refresh_data(config: Config, into: Path, as_of: date, provider: str | None = None,

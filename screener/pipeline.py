@@ -114,6 +114,10 @@ def run_and_publish(config: Config, screens: list[Screen], as_of: date, formats:
     from screener.outputs.export import ExportContext
 
     out = Path(out_dir) if out_dir else config.out_dir
+    if write:  # two rules that would share a rule folder (and its history): exit 2 before anything is written
+        from screener.outputs.export import check_folders
+
+        check_folders(screens, config.display)
     snapshot = snapshot or load_snapshot(config.data_dir, config.display)
     history = History(out)
     broken = history.set_aside_if_unreadable() if write else None  # moved aside: this run records nothing
