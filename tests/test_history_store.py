@@ -213,3 +213,18 @@ def test_a_migration_killed_at_any_point_leaves_the_old_history_or_the_new(sampl
     points = events.read_text(encoding="utf-8").splitlines()
     assert seen == {"old", "new"}, (seen, points)
     assert any("history.sqlite.v0-backup" in p for p in points) and sum("commit" in p for p in points) >= 2
+
+
+def test_a_rule_named_like_our_files_keeps_its_own_folder_and_history(sample, cli):
+    """`rules/history.sqlite.toml` by its bare name: its exports go to an escaped folder, its runs
+    are keyed by its whole stem, and the real history file stays a file."""
+    import shutil
+
+    shutil.copy(sample / "rules" / f"{RULE}.toml", sample / "rules" / "history.sqlite.toml")
+    r = cli(sample, "run", "history.sqlite", "--as-of", DAYS[-1], "--json")
+    assert r.exit_code == 0, r.output
+    out = sample / "watchlists"
+    assert (out / "history.sqlite").is_file() and (out / "@history.sqlite").is_dir()
+    runs = json.loads(cli(sample, "history", "history.sqlite", "--json").stdout)
+    assert [(x["run_id"], x["rule_stem"]) for x in runs] == [(1, "history.sqlite")]
+    assert run(cli, sample, DAYS[-1])[0]["run_id"] == 2  # an ordinary rule in the same folder still runs
