@@ -414,6 +414,86 @@ def backtest(ctx, rules, start, end, every, dates_, buckets, cost_bps, benchmark
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
+
+@main.command()
+@click.argument("rule")
+@click.option("--set", "sets", multiple=True, metavar="KEY=V1,V2,...", required=True,
+              help="a dotted key of the rule file and the values to try (TOML values, comma-separated; "
+                   "repeat for a grid, the first --set varying slowest)")
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="first rebalance period starts here (inclusive)")
+@click.option("--to", "end", metavar="YYYY-MM-DD",
+              help="last date (inclusive; default today, or the newest date of a sample snapshot)")
+@click.option("--every", help="rebalance at the end of each month (default), quarter or week (Sundays)")
+@click.option("--dates", "dates_", metavar="D1,D2,...", help="explicit rebalance dates instead of --from/--to/--every")
+@click.option("--by", default="ic_mean", show_default=True, help="the summary figure that ranks the variants")
+@click.option("--buckets", default=5, show_default=True, type=int, help="rank buckets of the passers (5 = quintiles)")
+@click.option("--cost-bps", "cost_bps", type=float, help="trading cost per unit traded, in basis points")
+@click.option("--benchmark", metavar="SYMBOL", help="compare with this security's returns instead of the universe's")
+@click.option("--workers", type=int, help="local worker processes (default: as cores and memory allow)")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="run the variants on this Dask scheduler's workers")
+@click.option("--ship-data", "ship_data", is_flag=True,
+              help="with --scheduler: send the snapshot and universe files to the workers (size-capped)")
+@click.option("--ship-max-mb", "ship_max_mb", type=float, default=512, show_default=True,
+              help="the cap on what --ship-data sends, in MB")
+@click.option("--max-variants", "max_variants", type=int, default=200, show_default=True,
+              help="more variants than this need --yes")
+@click.option("--yes", is_flag=True, help="run however many variants the --set lists make")
+@click.option("--format", "formats", default="", help="files to write, comma-separated: html, csv, json")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="folder for --format files (default: <paths.out>/sweeps/<rule>_<first>_<last>/)")
+@_json_option
+@_config_option
+@click.pass_context
+@_boundary
+def sweep(ctx, rule, sets, start, end, every, dates_, by, buckets, cost_bps, benchmark, workers, scheduler, ship_data,
+          ship_max_mb, max_variants, yes, formats, out_dir, as_json, config_path):
+    """How sensitive is RULE to its weights and thresholds? Backtest every variant that the
+    --set lists make (their cartesian product), locally or on a Dask cluster, ranked by --by."""
+    from screener.sweep import SweepInterrupted, SweepOptions, run_sweep
+    from screener.sweep.files import FORMATS
+    from screener.sweep.progress import Progress
+
+    config = _config(ctx, config_path)
+    wanted = list(dict.fromkeys(f.strip().lower() for f in formats.split(",") if f.strip()))
+    for f in wanted:
+        if f not in FORMATS:
+            from screener.problems import suggestion
+
+            raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, FORMATS, 'format')}", param_hint="--format")
+    first = _date_option(start, "--from")
+    if dates_:
+        explicit = [_date_option(d.strip(), "--dates") for d in dates_.split(",") if d.strip()]
+        last = _date_option(end, "--to")
+    else:
+        explicit = None
+        last = _date_option(end, "--to") if end else (_default_to(config) if first else None)
+    options = SweepOptions(start=first, end=last, every=every, dates=explicit, by=by, buckets=buckets,
+                           cost_bps=cost_bps, benchmark=benchmark, workers=workers, scheduler=scheduler,
+                           ship_data=ship_data, ship_max_bytes=int(ship_max_mb * 2**20), max_variants=max_variants,
+                           yes=yes)
+    try:
+        result = run_sweep(config, rule, sets, options, progress=lambda n: Progress(n))
+    except SweepInterrupted as e:
+        echo(f"interrupted: {len(e.finished)} of {e.total} backtests had finished"
+             + (": " + "; ".join(e.finished) if e.finished else ""), err=True)
+        sys.exit(130)
+    from screener.sweep.files import write_sweep
+
+    files = write_sweep(config, result, wanted, out_dir) if wanted else []
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        from screener.sweep.terminal import print_sweep
+
+        print_sweep(result)
+    for f in files:
+        echo(f"wrote {config.display(f)}", err=as_json)
+    warnings = sorted({w for _, out in result.variants for w in out.get("warnings", [])} |
+                      set(result.base.get("warnings", [])))
+    for w in warnings:
+        echo(f"warning: {w}", err=True)
+    sys.exit(EXIT_OK)
+
 def _default_to(config):
     """`backtest --to` left out: today, or the newest date of a sample snapshot (said on stderr)."""
     from screener.api import default_as_of

@@ -68,6 +68,10 @@ def backtest_rules(config, screens, *, start: date | None = None, end: date | No
         snapshot = load_snapshot(config.data_dir, config.display)
     snapshot = in_memory(snapshot)
     shown_every = None if dates else (every or "month")
+    from screener.backtesting.shared import SharedWork
+
+    shared = SharedWork(config, snapshot, chosen)  # rules reading the same fields derive them once
     return [run_backtest(config, s, snapshot, chosen, start=None if dates else start, end=None if dates else end,
-                         every=shown_every, buckets=buckets, cost_bps=cost_bps, benchmark=benchmark, pins=pins)
+                         every=shown_every, buckets=buckets, cost_bps=cost_bps, benchmark=benchmark, pins=pins,
+                         shared=shared)
             for s in screens]

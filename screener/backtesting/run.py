@@ -28,9 +28,8 @@ import polars as pl
 from screener.backtesting import stats
 from screener.backtesting.result import BacktestResult
 from screener.config import Config
-from screener.data.snapshot import Snapshot, load_universes, membership_dating, union_members
-from screener.engine.derive import price_at, rows_read
-from screener.engine.screen import Previous, apply_screen, score_column
+from screener.data.snapshot import Snapshot
+from screener.engine.screen import Previous, rank_members, score_column, score_components
 from screener.problems import InputError, Problem
 from screener.rules.rule import Screen
 
@@ -47,13 +46,9 @@ def in_memory(snapshot: Snapshot) -> Snapshot:
     return replace(snapshot, frames=frames)
 
 
-def run_backtest(config: Config, screen: Screen, snapshot: Snapshot, dates: list[date], *, start: date | None = None,
-                 end: date | None = None, every: str | None = None, buckets: int = 5, cost_bps: float | None = None,
-                 benchmark: str | None = None, pins: bool = False) -> BacktestResult:
-    """Backtest `screen` over `dates` (at least two, sorted) on an in-memory `snapshot`.
-
-    Raises `InputError` when no price is known at the first date, or when `benchmark` has no
-    price at all."""
+def check_inputs(snapshot: Snapshot, dates: list[date], benchmark: str | None = None) -> None:
+    """`InputError` when the snapshot has no prices, none at the first date, or none for
+    `benchmark` (checked by a sweep before it sends any task)."""
     prices = snapshot.get("prices")
     if prices is None:
         raise InputError([Problem("no-prices", f"no prices file in {snapshot.folder.name}: a backtest needs prices",
@@ -69,29 +64,46 @@ def run_backtest(config: Config, screen: Screen, snapshot: Snapshot, dates: list
             raise InputError([Problem("unknown-benchmark", f"--benchmark {benchmark}: no prices for it in "
                                       f"{snapshot.folder.name}", hint="name a symbol that has rows in prices.csv")])
 
+
+def run_backtest(config: Config, screen: Screen, snapshot: Snapshot, dates: list[date], *, start: date | None = None,
+                 end: date | None = None, every: str | None = None, buckets: int = 5, cost_bps: float | None = None,
+                 benchmark: str | None = None, pins: bool = False, shared=None) -> BacktestResult:
+    """Backtest `screen` over `dates` (at least two, sorted) on an in-memory `snapshot`.
+
+    `shared`: a `SharedWork` for the same config, snapshot and dates whose caches this backtest
+    reads and fills (a sweep passes one to every variant); by default a fresh one.
+
+    Raises `InputError` when no price is known at the first date, or when `benchmark` has no
+    price at all."""
+    check_inputs(snapshot, dates, benchmark)
     used = screen if pins else replace(screen, pins=())
-    universes = load_universes(config.universes_dir, screen.universes, config.display)
+    if shared is None:
+        from screener.backtesting.shared import SharedWork
+
+        shared = SharedWork(config, snapshot, dates)
     # p(X) at every date; whether a security uses adj_close is decided over its whole file;
     # forward returns of every security over every period, in one pass
-    returns = _forward_returns(price_at(prices, dates, known=date.max).collect(), dates)
-    needed = set(screen.fields())
-    # the rows derive reads at each date, found for every date at once: a date then derives from
-    # a few rows per security, not from every row up to it
-    snapshot_at = rows_read(snapshot, dates[:-1], needed)
+    returns = shared.returns()
+    needed = frozenset(screen.fields())
+    # components whose IC at a date is shared: same filters, pins and definition
+    passer_key = (screen.universes, needed, tuple((f.name, f.source) for f in used.filters), used.pins)
+    scores_key = passer_key + (tuple(replace(c, weight=0.0) for c in used.scores),)
 
     periods, comp_rows, warnings = [], [], []
     previous: Previous | None = None
     prior_watchlist: list[str] | None = None
     thin_dates = 0
     for d, e in zip(dates, dates[1:]):
-        from screener.engine.derive import derive_fields
-
-        members = union_members(universes, d)
-        # a date reads a few rows per security: polars' in-memory engine runs such small queries
-        # in half the time of its default streaming engine (measured 18 ms against 40 ms a date)
+        # the fields at D (derived from the rows D reads, found for every date at once: a few
+        # rows per security, not every row up to D), shared by every rule reading the same fields
+        fields = shared.fields(screen.universes, needed, d)
+        # polars' in-memory engine runs such small queries in half the time of its default
+        # streaming engine (measured 18 ms against 40 ms a date)
         with pl.Config(engine_affinity="in-memory"):
-            lf = derive_fields(members, snapshot_at[d], d, config.esg_raters, config.exposure_scores, needed)
-            frame = apply_screen(used, lf, d, previous).collect()
+            # filters and normalised components, shared by every rule that differs only in weights,
+            # top, keep or per; then this rule's composite, order and watchlist
+            scored_at = shared.scored(scores_key + (d,), lambda: score_components(used, fields.lazy(), d).collect())
+            frame = rank_members(used, scored_at.lazy(), d, previous).collect()
         frame = frame.join(returns[d], on="symbol", how="left", maintain_order="left")
         included = frame.filter(pl.col("_included"))
         watchlist = included["symbol"].to_list()
@@ -109,7 +121,8 @@ def run_backtest(config: Config, screen: Screen, snapshot: Snapshot, dates: list
         if scored.height and scored.height < buckets:
             thin_dates += 1
         bucket = stats.bucket_returns(scored_returns, buckets) if scored.height else [None] * buckets
-        comp_rows.append({"date": d, **{c.name: stats.spearman(scored[score_column(c.name)].to_list(), scored_returns)
+        comp_rows.append({"date": d, **{c.name: _component_ic(shared, (d, passer_key, replace(c, weight=0.0)), scored,
+                                                                     scored_returns)
                                         for c in screen.scores}})
         turnover = None
         if prior_watchlist is not None and watchlist:
@@ -138,7 +151,7 @@ def run_backtest(config: Config, screen: Screen, snapshot: Snapshot, dates: list
     components = {c.name: {"ic_mean": stats.mean_or_none(comp_frame[c.name].to_list()),
                            "ic_ir": stats.information_ratio(comp_frame[c.name].to_list())} for c in screen.scores}
 
-    dating = membership_dating(config.universes_dir, screen.universes, config.display)
+    dating = shared.dating(screen.universes)
     missing = sum(p["missing_returns"] for p in periods)
     total = sum(len(p["members"]) for p in periods)
     notices = []
@@ -165,6 +178,15 @@ def run_backtest(config: Config, screen: Screen, snapshot: Snapshot, dates: list
               "notice": snapshot.notice},
         warnings=tuple(warnings),
     )
+
+
+def _component_ic(shared, key, scored: pl.DataFrame, scored_returns: list) -> float | None:
+    """A component's IC at a date: the Spearman correlation of its normalised value and the
+    forward return over the passers that have one. The same filters, pins and component
+    definition at the same date give the same value whatever the weights, so it is shared."""
+    if key not in shared.component_ic:
+        shared.component_ic[key] = stats.spearman(scored[score_column(key[2].name)].to_list(), scored_returns)
+    return shared.component_ic[key]
 
 
 def _forward_returns(px: pl.DataFrame, dates: list[date]) -> dict[date, pl.DataFrame]:

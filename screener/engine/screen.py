@@ -129,9 +129,17 @@ def apply_screen(screen: Screen, lf: pl.LazyFrame, as_of: date, previous: Previo
     """Filters, components, composite, order, ranks and the watchlist over a frame of fields
     (one row per member). Adds `filter.*`, `raw.*`, `score.*`, `score`, `rank`, `group_rank`,
     `pinned`, `pin_reason`, `_pin_excluded`, `_passed`, `_kept` and `_included`, and sorts the
-    frame: passers by composite (ties by symbol), then the rest by symbol."""
-    per = screen.per
-    keep = screen.keep
+    frame: passers by composite (ties by symbol), then the rest by symbol.
+
+    The two steps, `score_components` then `rank_members`, are public so that a sweep can score
+    the components once for every variant that only changes weights, `top`, `keep` or `per`."""
+    return rank_members(screen, score_components(screen, lf, as_of), as_of, previous)
+
+
+def score_components(screen: Screen, lf: pl.LazyFrame, as_of: date) -> pl.LazyFrame:
+    """The first step of `apply_screen`: `filter.*`, `raw.*`, pins, `_passed` and each component's
+    normalised value `score.*`. Reads the filters, the pins and the components' definitions, never
+    the weights, `top`, `keep` or `per`."""
     pins = [p for p in screen.pins if p.active(as_of)]
     include = {p.symbol: p.reason for p in pins if p.action == "include"}
     exclude = {p.symbol: p.reason for p in pins if p.action == "exclude"}
@@ -163,7 +171,16 @@ def apply_screen(screen: Screen, lf: pl.LazyFrame, as_of: date, previous: Previo
         norm = ranking.fill_missing(norm, s.normalize, s.missing, mask, within)
         # rounded like the composite: a group's mean and deviation must not depend on row order
         norms.append(norm.round(SCORE_DECIMALS).alias(score_column(s.name)))
-    lf = lf.with_columns(norms)
+    return lf.with_columns(norms)
+
+
+def rank_members(screen: Screen, lf: pl.LazyFrame, as_of: date, previous: Previous | None = None) -> pl.LazyFrame:
+    """The second step of `apply_screen`, over `score_components`' frame: the composite, the order,
+    the ranks and the watchlist (`top`, `keep` against `previous`, `per`, pins never take a slot)."""
+    per = screen.per
+    keep = screen.keep
+    symbol = pl.col("symbol")
+    mask = pl.col("_passed")
     if screen.scores:
         composite = ranking.composite([pl.col(score_column(s.name)) for s in screen.scores],
                                       [s.weight for s in screen.scores])

@@ -1,0 +1,98 @@
+"""Local execution: a process pool, one task per variant (its dates in order).
+
+Workers are spawned (polars is not fork-safe), each with one polars thread (`POLARS_MAX_THREADS=1`
+in the environment it starts with) so N workers use N cores; each reads the snapshot once and keeps
+it, with the fields it derives, for every variant it runs (`screener.sweep.task`). With one worker
+the variants run in this process, sharing everything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+
+#: memory a worker needs besides the snapshot (interpreter, polars, one variant's frames)
+WORKER_BASE_BYTES = 300 * 2**20
+#: a worker holds its snapshot in memory plus the rows and fields derived from it
+DATA_FACTOR = 4
+
+
+def available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def default_workers(tasks: int, data_bytes: int) -> int:
+    """As many workers as cores, as memory allows (each holds the snapshot) and as there are tasks."""
+    n = cores()
+    memory = available_memory()
+    if memory:
+        n = min(n, max(1, memory // (WORKER_BASE_BYTES + DATA_FACTOR * data_bytes)))
+    return max(1, min(n, tasks))
+
+
+def run_local(jobs: list, workers: int, on_result: Callable[[dict], None]) -> None:
+    """Run every job; `on_result` gets each result as it completes. A task's exception cancels the
+    rest and is raised; so is KeyboardInterrupt, after the workers are stopped."""
+    from screener.sweep.task import run_variant
+
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            on_result(run_variant(job))
+        return
+    _run_pool(jobs, workers, on_result)
+
+
+def _run_pool(jobs: Iterable, workers: int, on_result) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from screener.sweep.task import run_variant, worker_init
+
+    saved = os.environ.get("POLARS_MAX_THREADS")
+    os.environ["POLARS_MAX_THREADS"] = "1"  # read by polars when a worker imports it
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init)
+    clean = False
+    try:
+        pending = {pool.submit(run_variant, job) for job in jobs}
+        _restore(saved)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                on_result(fut.result())
+        clean = True
+    finally:
+        _restore(saved)
+        if clean:
+            pool.shutdown(wait=True)
+        else:  # an error or Ctrl-C: stop now, the rest is not wanted
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for p in processes:
+                if p.is_alive():
+                    p.terminate()
+            for p in processes:
+                p.join(timeout=5)
+
+
+def _restore(saved: str | None) -> None:
+    if saved is None:
+        os.environ.pop("POLARS_MAX_THREADS", None)
+    else:
+        os.environ["POLARS_MAX_THREADS"] = saved
