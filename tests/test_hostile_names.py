@@ -344,3 +344,21 @@ def test_changes_with_hostile_names_in_diff_and_exports(tmp_path, cli):
     for f in sorted((project / "out" / "evil").glob("latest.*")):
         found = _raw(_export_text(f)) if f.suffix != ".parquet" else []
         assert not found, f"{f.name}: raw {found}"
+
+
+def test_daemon_log_lines_and_the_rejects_report_show_control_characters_escaped():
+    """Rule paths and errors reach the daemon's log (text and JSON lines); vendor values reach the
+    rejects report. Neither may carry a raw escape sequence."""
+    import logging
+
+    from screener.data.imports.report import Rejection, rejects_csv
+    from screener.schedule.daemon import JsonFormatter, TextFormatter
+
+    record = logging.LogRecord("screener", logging.ERROR, __file__, 1, "job %s failed: %s", ("evil\x1b[2J",
+                                                                                            "\x1b]0;pwned\x07"), None)
+    for formatter in (TextFormatter(), JsonFormatter()):
+        line = formatter.format(record)
+        assert "\x1b" not in line and "\x07" not in line and "2J" in line
+    data = rejects_csv([Rejection(row=2, column="EPS\x1b[31m", value="=1+1\x9b", reason="not a number\u202e")])
+    text = data.decode("utf-8-sig")
+    assert not any(c in text for c in ("\x1b", "\x9b", "\u202e")) and "\\x1b[31m" in text

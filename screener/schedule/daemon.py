@@ -501,6 +501,12 @@ class TextFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         return _line_time(record, self.zone_of, "seconds")
 
+    def format(self, record: logging.LogRecord) -> str:
+        """The line with control characters from rule paths, names and errors shown escaped."""
+        from screener.outputs.safe import printable
+
+        return printable(super().format(record))
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (with the offset of the line's job's zone, milliseconds),
@@ -518,7 +524,9 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = getattr(record, key)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        from screener.outputs.safe import json_safe
+
+        return json_safe(json.dumps(entry, ensure_ascii=False))
 
 
 def setup_logging(log_file: str | None, fmt: str = "text", zone_of=None) -> None:

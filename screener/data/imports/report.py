@@ -52,11 +52,12 @@ class ImportReport:
 
 def rejects_csv(rejections: list[Rejection]) -> bytes:
     """The rejects report's bytes (see the module docstring)."""
-    from screener.outputs.safe import neutralise_formula
+    from screener.outputs.safe import neutralise_formula, printable
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["row", "column", "value", "reason"])
     for r in rejections:
-        w.writerow([r.row, neutralise_formula(r.column), neutralise_formula(r.value), r.reason])
+        w.writerow([r.row, neutralise_formula(printable(str(r.column), one_line=True)),
+                    neutralise_formula(printable(str(r.value), one_line=True)), printable(str(r.reason), one_line=True)])
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
