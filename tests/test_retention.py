@@ -180,6 +180,9 @@ name = "small"
 rules = ["rules/small.toml"]
 cron = "30 16 * * *"
 formats = ["csv", "json"]
+
+[history]
+detail_days = 2
 """, encoding="utf-8")
     sh = ZoneInfo("Asia/Shanghai")
     with caplog.at_level(logging.INFO):
@@ -189,3 +192,6 @@ formats = ["csv", "json"]
     assert dated(tiny / "out" / "small") == ["2026-07-05"]  # newest 07-05: before 07-03 goes
     assert "rules/small.toml: pruned 2 dated export folders older than 2026-07-03 (export.keep_days = 2)" \
         in caplog.text
+    assert ("rules/small.toml: pruned the member detail of 2 runs as of before 2026-07-03 "
+            "(history.detail_days = 2; their watchlists are kept)") in caplog.text
+    assert sorted(p.name for p in (tiny / "out" / "history").iterdir()) == ["run-00000003.parquet"]

@@ -246,6 +246,11 @@ class Daemon:
             if published.pruned is not None and (published.pruned.removed or published.pruned.failed):
                 log.info("job %s rule %s: %s", job.name, shown, published.pruned.message(),
                          extra={"job": job.name, "rule": shown})
+            detail = published.pruned_detail
+            if detail is not None and (detail.runs or detail.orphans or detail.errors):
+                log.info("job %s rule %s: %s", job.name, shown, detail.message(), extra={"job": job.name, "rule": shown})
+            for note in published.notices:
+                log.info("job %s rule %s: %s", job.name, shown, note, extra={"job": job.name, "rule": shown})
             sent += self._notify(job, config, shown, day, published=published, warnings=stale,
                                  label=published.result.screen.name or shown)
         duration = time.perf_counter() - started
