@@ -133,7 +133,7 @@ def test_yes_runs_more_variants_than_the_cap(sample, cli):
 def test_files_and_the_terminal(sample, cli, tmp_path):
     out_dir = tmp_path / "sw"
     r = cli(sample, "sweep", RULE, "--set", "scores.earnings.weight=0.2,0.5", "--set", "scores.esg.weight=0.1,0.3",
-            *SPAN, "--workers", "1", "--format", "csv,json", "--out", str(out_dir))
+            *SPAN, "--workers", "1", "--format", "html,csv,json", "--out", str(out_dir))
     assert r.exit_code == 0, r.output
     assert "ranked by ic_mean" in r.stdout and "base" in r.stdout
     payload = json.loads((out_dir / "sweep.json").read_text(encoding="utf-8"))
@@ -141,6 +141,10 @@ def test_files_and_the_terminal(sample, cli, tmp_path):
     rows = (out_dir / "sweep.csv").read_text(encoding="utf-8-sig").splitlines()
     assert rows[0].startswith("variant,scores.earnings.weight,scores.esg.weight,rank,overlap_mean,")
     assert len(rows) == 6 and rows[1].startswith("base,")
+    html = (out_dir / "sweep.html").read_text(encoding="utf-8")
+    assert "Heat map of ic_mean: scores.earnings.weight × scores.esg.weight" in html
+    assert html.count('class="base-cell"') == 1 and "base rule</span>" in html  # (0.5, 0.3) is the rule as written
+    assert "<script" not in html
 
 
 def test_progress_lines_when_piped():

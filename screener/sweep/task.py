@@ -108,6 +108,7 @@ def run_variant(job: VariantJob) -> dict:
     out = result.to_dict()
     out["index"] = job.index
     out["warnings"] = list(result.warnings)
+    out["rule_text"] = result.rule_text
     return out
 
 
