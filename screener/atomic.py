@@ -32,11 +32,13 @@ def atomic_path(target: Path):
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and not e.filename:  # "File too large" alone would not say which
+            e.filename = str(target)
         raise
 
 

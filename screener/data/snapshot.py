@@ -219,8 +219,8 @@ def load_checked(kind: str, path: Path, shown: str, stamp: FileStamp | None = No
             with atomic_path(cached) as tmp:
                 typed.write_parquet(tmp)
             prune_cache(folder)
-        except OSError:
-            pass  # a read-only home is no reason to fail a screen
+        except (OSError, pl.exceptions.PolarsError):
+            pass  # a read-only home or a full disk (polars reports it as its own error) is no reason to fail a screen
     return typed.lazy()
 
 

@@ -44,6 +44,7 @@ run's watchlist.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import sqlite3
@@ -426,8 +427,10 @@ class History:
         frame = members.select(pl.lit(run_id, dtype=pl.Int64).alias("run_id"),
                                pl.lit(rule_stem, dtype=pl.String).alias("rule_stem"),
                                pl.lit(as_of, dtype=pl.Date).alias("as_of"), pl.all())
+        buf = io.BytesIO()  # encoded in memory (a few MB at market scale): a full disk is then an OSError
+        frame.write_parquet(buf, compression="zstd", compression_level=3, statistics=True)
         with atomic_path(self.out / relative) as tmp:
-            frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+            tmp.write_bytes(buf.getvalue())
         return relative
 
     def prune(self, rule_stem: str, detail_days: int) -> PrunedDetail:
