@@ -386,6 +386,10 @@ def test_sigkill_mid_write_leaves_earlier_exports_and_history_intact(tmp_path):
     # the member file is written (renamed into place) inside the history's transaction, before its COMMIT
     member = [i for i, p in enumerate(points) if p.startswith("replace history/run-")]
     assert len(member) == 1 and points[member[0] + 1] == "commit", points
+    # DESIGN's order: dated exports, the history's COMMIT, then latest.* (so latest is always recorded)
+    commit = points.index("commit")
+    assert all(i < commit for i, p in enumerate(points) if p.startswith("replace big/2026-"))
+    assert all(i > commit for i, p in enumerate(points) if p.startswith("replace big/latest."))
 
 
 @pytest.mark.parametrize("rule", ["esg_compute_leaders", "ai_compute_garp", "quantum_pure_plays"])
