@@ -474,8 +474,9 @@ def sweep(ctx, rule, sets, start, end, every, dates_, by, buckets, cost_bps, ben
     try:
         result = run_sweep(config, rule, sets, options, progress=lambda n: Progress(n))
     except SweepInterrupted as e:
-        echo(f"interrupted: {len(e.finished)} of {e.total} backtests had finished"
-             + (": " + "; ".join(e.finished) if e.finished else ""), err=True)
+        listed = "; ".join(e.finished[:20]) + (f"; and {len(e.finished) - 20} more" if len(e.finished) > 20 else "")
+        echo(f"interrupted: {len(e.finished)} of {e.total} backtests had finished" + (f": {listed}" if e.finished else ""),
+             err=True)
         sys.exit(130)
     from screener.sweep.files import write_sweep
 

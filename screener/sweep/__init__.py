@@ -93,7 +93,7 @@ def run_sweep(config, rule: str, sets, options: SweepOptions, progress=None, cli
     from screener.sweep.plan import make_plan
     from screener.sweep.result import SweepResult
     from screener.sweep.spec import MAX_VARIANTS
-    from screener.sweep.task import VariantJob
+    from screener.sweep.task import DataMismatch, VariantJob
 
     o = options
     if o.by not in BY:
@@ -147,6 +147,9 @@ def run_sweep(config, rule: str, sets, options: SweepOptions, progress=None, cli
                 if config.data_dir.is_dir() else 0
             workers = o.workers or default_workers(len(jobs), size)
             run_local(jobs, workers, on_result)
+    except DataMismatch as e:
+        raise InputError([Problem("data-mismatch", str(e), hint="every worker must read the same snapshot at the same "
+                                  "path (a shared filesystem), or pass --ship-data")]) from None
     except KeyboardInterrupt:
         names = ["base rule" if i < 0 else f"variant {i + 1} ({plan.variants[i].label()})" for i in sorted(results)]
         raise SweepInterrupted(names, len(jobs)) from None
