@@ -47,6 +47,30 @@ def write_bytes(target: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def link_or_write(target: Path, source: Path, data: bytes) -> None:
+    """Put `data` at `target` atomically, as a hard link to `source` (a file already written and
+    fsynced that holds exactly `data`) when the file system allows: no second copy of a large
+    export is written. Otherwise (no hard links there, `source` gone) `write_bytes`."""
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.link.tmp")
+    try:
+        if os.path.getsize(source) != len(data):
+            raise OSError("source differs")
+        os.link(source, tmp)
+    except OSError:
+        write_bytes(target, data)
+        return
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(target.parent)
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)

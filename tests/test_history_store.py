@@ -228,3 +228,24 @@ def test_a_rule_named_like_our_files_keeps_its_own_folder_and_history(sample, cl
     runs = json.loads(cli(sample, "history", "history.sqlite", "--json").stdout)
     assert [(x["run_id"], x["rule_stem"]) for x in runs] == [(1, "history.sqlite")]
     assert run(cli, sample, DAYS[-1])[0]["run_id"] == 2  # an ordinary rule in the same folder still runs
+
+
+def test_latest_is_a_hard_link_to_the_dated_export_or_else_a_copy(sample, cli, monkeypatch):
+    """No second copy of a large export: latest.<ext> links to the file this run dated; where the
+    file system has no hard links it is written as a copy, with the same bytes."""
+    import os
+
+    run(cli, sample, DAYS[-1], 0, "--format", "csv,json")
+    folder = sample / "watchlists" / RULE
+    for ext in ("csv", "json"):
+        latest, dated = folder / f"latest.{ext}", folder / DAYS[-1] / f"{RULE}.{ext}"
+        assert os.path.samefile(latest, dated) and latest.read_bytes() == dated.read_bytes()
+
+    def no_links(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    run(cli, sample, DAYS[-1], 0, "--format", "csv")
+    latest, dated = folder / "latest.csv", folder / DAYS[-1] / f"{RULE}.csv"
+    assert not os.path.samefile(latest, dated) and latest.read_bytes() == dated.read_bytes()
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from screener.atomic import write_bytes
+from screener.atomic import link_or_write, write_bytes
 from screener.engine.screen import ScreenResult
 from screener.outputs.safe import inside, safe_component
 
@@ -233,7 +233,8 @@ def write_latest(ctx: ExportContext, out_dir: Path, rendered: dict[str, bytes]) 
     for fmt, data in rendered.items():
         if as_of >= meta.get(fmt, ""):
             target = base / f"latest.{fmt}"
-            write_bytes(target, data)
+            # a hard link to the dated file this run wrote (the same bytes), else a copy
+            link_or_write(target, base / as_of / f"{safe_component(result.screen.stem)}.{fmt}", data)
             written.append(target)
             meta[fmt] = as_of
     if written:

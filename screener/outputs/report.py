@@ -126,11 +126,13 @@ class EncodedJSON:
     def __iter__(self):
         return iter(self.texts.to_list())
 
-    def lines(self, pad: str) -> str:
-        """The texts, each after `pad`, joined by ",\n"."""
+    def lines(self, pad: str) -> bytes:
+        """The texts, each after `pad`, joined by ",\n", as UTF-8 bytes (made by polars and never
+        decoded into a Python str: at market scale that is tens of MB each way)."""
         import polars as pl
 
-        return self.texts.to_frame("j").select((pl.lit(pad) + pl.col("j")).str.join(",\n").alias("j"))["j"][0]
+        return self.texts.to_frame("j").select((pl.lit(pad) + pl.col("j")).str.join(",\n").cast(pl.Binary)
+                                                .alias("j"))["j"][0]
 
 
 def result_payload(result: ScreenResult, generated_at: datetime | None = None, for_writing: bool = False,
@@ -232,12 +234,18 @@ def dumps_payload(payload, level: int = 0) -> str:
     tens of seconds. DEL, C1 and bidi controls are written as `\\uXXXX` (`safe.json_safe`; JSON
     escapes C0 itself), so the text has no raw byte a terminal would act on. The pieces are
     joined once at the end: a whole-market export is tens of MB, and every `+` would copy it."""
-    out: list[str] = []
+    return dumps_payload_bytes(payload, level).decode("utf-8")
+
+
+def dumps_payload_bytes(payload, level: int = 0) -> bytes:
+    """`dumps_payload` as UTF-8 bytes, for the JSON export: the excluded members' block, made by
+    polars as bytes, is never decoded into a str and encoded back."""
+    out: list = []
     _dump(payload, level, out)
-    return "".join(out)
+    return b"".join(p if isinstance(p, bytes) else p.encode("utf-8") for p in out)
 
 
-def _dump(payload, level: int, out: list[str]) -> None:
+def _dump(payload, level: int, out: list) -> None:
     from screener.outputs.safe import json_safe
 
     pad, inner = "  " * level, "  " * (level + 1)

@@ -6,10 +6,10 @@ stays complete."""
 
 from __future__ import annotations
 
-from screener.outputs.report import dumps_payload
+from screener.outputs.report import dumps_payload_bytes
 
 
 def render(ctx) -> bytes:
     from screener.outputs.export import json_payload
 
-    return (dumps_payload(json_payload(ctx, ctx.json_excluded_max)) + "\n").encode("utf-8")
+    return dumps_payload_bytes(json_payload(ctx, ctx.json_excluded_max)) + b"\n"
