@@ -89,6 +89,8 @@ def run_backtest(config: Config, screen: Screen, snapshot: Snapshot, dates: list
     passer_key = (screen.universes, needed, tuple((f.name, f.source) for f in used.filters), used.pins)
     scores_key = passer_key + (tuple(replace(c, weight=0.0) for c in used.scores),)
 
+    kept_columns = ["symbol", "listed", "_included", "_passed", "score",
+                    *dict.fromkeys(score_column(c.name) for c in screen.scores)]
     periods, comp_rows, warnings = [], [], []
     previous: Previous | None = None
     prior_watchlist: list[str] | None = None
@@ -103,7 +105,8 @@ def run_backtest(config: Config, screen: Screen, snapshot: Snapshot, dates: list
             # filters and normalised components, shared by every rule that differs only in weights,
             # top, keep or per; then this rule's composite, order and watchlist
             scored_at = shared.scored(scores_key + (d,), lambda: score_components(used, fields.lazy(), d).collect())
-            frame = rank_members(used, scored_at.lazy(), d, previous).collect()
+            # only what the statistics read: every field of every member would be copied by the join
+            frame = rank_members(used, scored_at.lazy(), d, previous).select(kept_columns).collect()
         frame = frame.join(returns[d], on="symbol", how="left", maintain_order="left")
         included = frame.filter(pl.col("_included"))
         watchlist = included["symbol"].to_list()
