@@ -259,6 +259,7 @@ def test_a_run_after_a_colliding_name_still_works(tmp_path):
     (".screener.lock", "@.screener.lock"),
     ("jobs.lock", "@jobs.lock"),
     ("backtests", "@backtests"),
+    ("sweeps", "@sweeps"),
     ("con", "@con"),
     ("nul.txt", "@nul.txt"),
     (".", "@.@"),

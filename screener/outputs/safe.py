@@ -94,9 +94,9 @@ ESCAPE_MARK = "@"
 #: names the project writes, or may write, directly in the output folder (compared without
 #: case: macOS and Windows file systems ignore it). `history` and every `history.*` (the
 #: SQLite file, its -wal/-shm/-journal, a database set aside, folders of run detail beside it),
-#: the scheduler's status file, the index page, the backtests folder; any `*.lock`; and the
+#: the scheduler's status file, the index page, the backtests and sweeps folders; any `*.lock`; and the
 #: device names Windows reserves (`nul`, `con.txt` ...)
-RESERVED_NAMES = frozenset({"history", "schedule-status.json", "index.html", "backtests"})
+RESERVED_NAMES = frozenset({"history", "schedule-status.json", "index.html", "backtests", "sweeps"})
 RESERVED_PREFIXES = ("history.", "schedule-status.json.", "index.html.")
 RESERVED_SUFFIXES = (".lock",)
 _WINDOWS_DEVICES = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?", re.IGNORECASE)
