@@ -435,8 +435,8 @@ def backtest(ctx, rules, start, end, every, dates_, buckets, cost_bps, benchmark
               help="with --scheduler: send the snapshot and universe files to the workers (size-capped)")
 @click.option("--ship-max-mb", "ship_max_mb", type=float, default=512, show_default=True,
               help="the cap on what --ship-data sends, in MB")
-@click.option("--max-variants", "max_variants", type=int, default=200, show_default=True,
-              help="more variants than this need --yes")
+@click.option("--max-variants", "max_variants", type=click.IntRange(min=1), default=None,
+              help="more variants than this need --yes (default: [sweep] max_variants in config.toml, else 200)")
 @click.option("--yes", is_flag=True, help="run however many variants the --set lists make")
 @click.option("--format", "formats", default="", help="files to write, comma-separated: html, csv, json")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
@@ -469,7 +469,8 @@ def sweep(ctx, rule, sets, start, end, every, dates_, by, buckets, cost_bps, ben
         last = _date_option(end, "--to") if end else (_default_to(config) if first else None)
     options = SweepOptions(start=first, end=last, every=every, dates=explicit, by=by, buckets=buckets,
                            cost_bps=cost_bps, benchmark=benchmark, workers=workers, scheduler=scheduler,
-                           ship_data=ship_data, ship_max_bytes=int(ship_max_mb * 2**20), max_variants=max_variants,
+                           ship_data=ship_data, ship_max_bytes=int(ship_max_mb * 2**20),
+                           max_variants=max_variants if max_variants is not None else config.sweep_max_variants,
                            yes=yes)
     try:
         result = run_sweep(config, rule, sets, options, progress=lambda n: Progress(n))

@@ -31,6 +31,7 @@ _SECTIONS = {
     "freshness": ("consensus_days", "prices_days"),
     "limits": Limits.keys(),
     "history": ("detail_days",),
+    "sweep": ("max_variants",),
 }
 
 
@@ -60,6 +61,7 @@ class Config:
     json_excluded_max: int | None = None  # above this many excluded members the JSON export omits them (None: never)
     limits: Limits = DEFAULT_LIMITS  # `[limits]`: input sizes (screener.limits)
     detail_days: int | None = None  # `[history] detail_days`: member files kept within N days of the rule's newest run
+    sweep_max_variants: int = 200  # `[sweep] max_variants`: more variants than this need `--yes`
 
     @property
     def scoring_fingerprint(self) -> str:
@@ -225,6 +227,13 @@ def load_config(path: str | Path = "config.toml") -> Config:
                 "watchlists are always kept")
         detail_days = None
 
+    sweep_table = data.get("sweep", {}) if isinstance(data.get("sweep", {}), dict) else {}
+    max_variants = sweep_table.get("max_variants", 200)
+    if isinstance(max_variants, bool) or not isinstance(max_variants, int) or max_variants < 1:
+        problem("bad-value", f"sweep.max_variants must be a whole number >= 1, got {max_variants!r}", "sweep",
+                "max_variants", "max_variants = 200  # more variants than this need --yes")
+        max_variants = 200
+
     fresh = data.get("freshness", {}) if isinstance(data.get("freshness", {}), dict) else {}
     ages = {}
     for key, default in (("consensus_days", 45), ("prices_days", 7)):
@@ -257,7 +266,7 @@ def load_config(path: str | Path = "config.toml") -> Config:
                   closures_path=closures_path, imports=imports, consensus_max_age_days=ages["consensus_days"],
                   prices_max_age_days=ages["prices_days"], base_url=base_url,
                   keep_days=limits["keep_days"], json_excluded_max=limits["json_excluded_max"], limits=input_limits,
-                  detail_days=detail_days)
+                  detail_days=detail_days, sweep_max_variants=max_variants)
 
 
 def _valid_timezone(name) -> bool:

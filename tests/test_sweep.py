@@ -177,3 +177,17 @@ def test_ctrl_c_stops_the_pool_and_names_the_finished_variants(sample):
     out, err = p.communicate(timeout=30)
     assert p.returncode == 130, err
     assert out == "" and re.search(r"interrupted: \d+ of 433 backtests had finished: base rule", err)
+
+
+def test_the_variant_cap_comes_from_the_config_unless_given(sample, cli):
+    with open(sample / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("\n[sweep]\nmax_variants = 2\n")
+    r = cli(sample, "sweep", RULE, "--set", "output.top=3,4,5", *SPAN, "--workers", "1", "--json")
+    assert r.exit_code == 2 and "more than 2" in r.stderr and "[sweep] max_variants" in r.stderr
+    r = cli(sample, "sweep", RULE, "--set", "output.top=3,4,5", "--max-variants", "3", *SPAN, "--workers", "1",
+            "--json")
+    assert r.exit_code == 0, r.output
+    (sample / "config.toml").write_text((sample / "config.toml").read_text(encoding="utf-8")
+                                        .replace("max_variants = 2", "max_variants = 0"), encoding="utf-8")
+    r = cli(sample, "sweep", RULE, "--set", "output.top=3", *SPAN)
+    assert r.exit_code == 2 and "sweep.max_variants" in r.stderr

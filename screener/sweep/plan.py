@@ -40,7 +40,7 @@ def make_plan(config, rule: str, options, *, max_variants: int = MAX_VARIANTS, y
     if n > max_variants and not yes:
         sizes = " x ".join(str(len(s.values)) for s in settings)
         raise InputError([Problem("too-many-variants", f"the --set lists make {n:,} variants ({sizes}), more than "
-                                  f"{max_variants:,}", hint="pass --yes to run them all, or raise --max-variants; "
+                                  f"{max_variants:,}", hint="pass --yes to run them all, or raise --max-variants ([sweep] max_variants in config.toml); "
                                   "or sweep fewer values")])
     known = api.known_universes(config)
     symbols = _universe_symbols(config)
