@@ -162,7 +162,11 @@ def compose(rule: str, as_of, *, changes=None, warnings=(), link: str | None = N
         items = [f"+ {_person(e)}" for e in entered] + [f"- {_person(e)}" for e in left]
     items += [f"! {w}" for w in warnings]
     tail = [f"report: {link}"] if link else []
-    return Message(title[:200], _capped(head, items, tail, limit))
+    # names, reasons and errors come from inputs: control characters shown escaped, one line each
+    from screener.outputs.safe import printable
+
+    head, items, tail = ([printable(x, one_line=True) for x in part] for part in (head, items, tail))
+    return Message(printable(title, one_line=True)[:200], _capped(head, items, tail, limit))
 
 
 def _capped(head: list[str], items: list[str], tail: list[str], limit: int) -> str:

@@ -261,3 +261,18 @@ def test_base_url_must_be_an_http_url(sample):
     assert "export.base_url must be an http(s) URL" in p.message and p.line == text.splitlines().index("[export]") + 2
     cfg.write_text(text.replace("[export]\n", '[export]\nbase_url = "https://r.example/w/"\n'), encoding="utf-8")
     assert load_config(cfg).base_url == "https://r.example/w/"
+
+
+def test_a_message_shows_control_characters_from_names_escaped():
+    """Names and reasons reach chat apps as text: an escape sequence in a security's name must
+    arrive escaped, never raw."""
+    from types import SimpleNamespace
+
+    from screener.notify import compose
+
+    changes = SimpleNamespace(entered=[{"symbol": "603019.SH", "name": "Evil\x1b]0;pwn\x07", "reason": "new\u202e"}],
+                              left=[])
+    message = compose("rules/x\x1b[2J.toml", "2026-11-20", changes=changes)
+    for text in (message.title, message.body):
+        assert not any(c in text for c in ("\x1b", "\x07", "\u202e")), text
+    assert "Evil\\x1b]0;pwn\\x07" in message.body
