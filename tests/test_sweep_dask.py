@@ -77,6 +77,12 @@ def test_the_cluster_gives_the_local_result_and_the_backtest_of_a_variant(projec
 
 def test_shipped_data_gives_the_same_result(project, client, local):
     assert _sweep(project, client=client, ship_data=True).to_dict() == local
+    # and the workers' copies of the shipped files are gone afterwards
+    import tempfile
+
+    left = client.run(lambda: sorted(p.name for p in __import__("pathlib").Path(tempfile.gettempdir())
+                                     .glob(f"screener-sweep-{__import__('os').getpid()}-*")))
+    assert all(names == [] for names in left.values()), left
 
 
 def test_shipping_more_than_the_cap_is_refused(project, client):

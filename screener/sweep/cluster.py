@@ -134,5 +134,12 @@ def run_cluster(jobs: list, address: str, shipped, on_result: Callable[[dict], N
     finally:
         if futures:
             client.cancel(futures)
+        if shipped is not None:  # the workers' copies of the shipped files go with the sweep
+            from screener.sweep.task import remove_shipped
+
+            try:
+                client.run(remove_shipped, shipped.digest)
+            except Exception:  # noqa: BLE001 - a worker gone or a scheduler unreachable: temp files only
+                pass
         if own:
             client.close()

@@ -65,15 +65,41 @@ class DataMismatch(RuntimeError):
 _CONTEXTS: dict = {}
 
 
+def _shipped_root(digest: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"screener-sweep-{os.getpid()}-{digest}"
+
+
 def _materialise(shipped: ShippedData) -> tuple[Path, Path]:
-    root = Path(tempfile.gettempdir()) / f"screener-sweep-{os.getpid()}-{shipped.digest}"
-    data_dir, uni_dir = root / shipped.data_name, root / "universes"
+    """The shipped files written once per worker process, whole: into a temporary folder renamed
+    into place (a task running beside it, or one after a killed write, never reads half of them)."""
+    import shutil
+
+    root = _shipped_root(shipped.digest)
     if not root.exists():
-        for folder, files in ((data_dir, shipped.data), (uni_dir, shipped.universes)):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+        for folder, files in ((tmp / shipped.data_name, shipped.data), (tmp / "universes", shipped.universes)):
             folder.mkdir(parents=True, exist_ok=True)
             for name, blob in files.items():
                 (folder / name).write_bytes(blob)
-    return data_dir, uni_dir
+        try:
+            os.rename(tmp, root)
+        except OSError:  # another task of this process got there first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root / shipped.data_name, root / "universes"
+
+
+def remove_shipped(digest: str) -> bool:
+    """On a worker, after a sweep: remove this process's copy of the shipped data `digest` (and
+    forget the snapshot read from it). True when there was one."""
+    import shutil
+
+    root = _shipped_root(digest)
+    for key in [k for k in _CONTEXTS if str(root) in k[1]]:
+        del _CONTEXTS[key]
+    if root.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        return True
+    return False
 
 
 def context(job: VariantJob):
