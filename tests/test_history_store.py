@@ -249,3 +249,17 @@ def test_latest_is_a_hard_link_to_the_dated_export_or_else_a_copy(sample, cli, m
     latest, dated = folder / "latest.csv", folder / DAYS[-1] / f"{RULE}.csv"
     assert not os.path.samefile(latest, dated) and latest.read_bytes() == dated.read_bytes()
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_two_rules_named_in_chinese_keep_their_own_folders(sample, cli):
+    """Names in any script are folder names: two Chinese-named rules run one after the other never
+    write into one shared folder (they used to meet in `_`)."""
+    import shutil
+
+    for name in ("算力龙头", "量子纯正"):
+        shutil.copy(sample / "rules" / f"{RULE}.toml", sample / "rules" / f"{name}.toml")
+        r = cli(sample, "run", name, "--as-of", DAYS[-1], "--format", "csv")
+        assert r.exit_code == 0, r.output
+    out = sample / "watchlists"
+    assert (out / "算力龙头" / "latest.csv").is_file() and (out / "量子纯正" / "latest.csv").is_file()
+    assert not (out / "_").exists()

@@ -248,7 +248,9 @@ def test_a_run_after_a_colliding_name_still_works(tmp_path):
     ("esg_compute_leaders", "esg_compute_leaders"),  # ordinary names keep their folders
     ("quantum-2026.v2", "quantum-2026.v2"),
     ("a b", "a_b"),
-    ("中文规则", "_"),
+    ("中文规则", "中文规则"),  # letters of any script are kept: two Chinese-named rules never share "_"
+    ("规则 二", "规则_二"),
+    ("龍" * 120, "龍" * 66),  # cut to 200 UTF-8 bytes
     ("history.sqlite", "@history.sqlite"),
     ("history.sqlite-wal", "@history.sqlite-wal"),
     ("History", "@History"),

@@ -85,7 +85,11 @@ CONTROL_PATTERN = rf"[\x00-\x08\x0b-\x1f\x7f-\x9f{_REORDER_ESCAPED}]"
 
 # ------------------------------------------------------------------ folder names
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+#: what a folder name keeps: letters and digits of any script (a rule named in Chinese keeps its
+#: name), `_`, `.` and `-`; anything else (separators, spaces, controls, `@`) becomes `_`
+_UNSAFE = re.compile(r"[^\w.\-]+")
+#: a folder name's length in UTF-8 bytes at most (file systems allow 255; a CJK character is 3)
+_MAX_BYTES = 200
 
 #: the mark of an escaped folder name: never in an ordinary one (`_UNSAFE` replaces it), so an
 #: escaped name can never equal an ordinary one
@@ -114,14 +118,19 @@ def reserved(name: str) -> bool:
 
 def safe_component(name: str) -> str:
     """A single path component made from user text (a rule's file stem): no separators, never
-    empty, never one of the project's own names. Characters other than ASCII letters, digits,
-    `_ . -` become `_`, and the result is cut to 100 characters: an ordinary stem
-    (`esg_compute_leaders`) is its own folder name. A name `reserved` says could collide
+    empty, never one of the project's own names. Characters other than letters and digits (of
+    any script: `中文规则` stays `中文规则`), `_ . -` become `_`, and the result is cut to 100
+    characters and 200 UTF-8 bytes: an ordinary stem (`esg_compute_leaders`) is its own folder
+    name. A name `reserved` says could collide
     (`history.sqlite`, `schedule-status.json`, `index.html`, `x.lock`, `.`, `..`, `.hidden`) is
     escaped: `@` before it (and after it when it ends with a dot, which Windows drops), so
     `history.sqlite` -> `@history.sqlite`, `..` -> `@..@`, `.` -> `@.@`. `@` never survives in an
     ordinary name, so an escaped name cannot meet one. Apply it once: it is not idempotent."""
-    cleaned = _UNSAFE.sub("_", name)[:100]
+    import unicodedata
+
+    cleaned = _UNSAFE.sub("_", unicodedata.normalize("NFC", name))[:100]
+    while len(cleaned.encode("utf-8")) > _MAX_BYTES:
+        cleaned = cleaned[:-1]
     if not reserved(cleaned):
         return cleaned
     return ESCAPE_MARK + cleaned + (ESCAPE_MARK if cleaned.endswith((".", " ")) else "")
