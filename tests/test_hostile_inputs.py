@@ -322,3 +322,22 @@ def test_a_million_column_header_and_a_2_gb_line_are_refused_in_bounded_memory(t
         assert "data/prices.csv:1:1: error[limit]" in r.out and "[limits] line_bytes" in r.out, r.out
         assert r.peak_kb <= 2 * base.peak_kb, (r.peak_kb, base.peak_kb)
         assert r.seconds < 10, r.seconds
+
+
+def test_a_vendor_export_with_a_huge_line_is_refused_before_it_is_read(tmp_path):
+    """`data import` checks a text export's shape, streamed, before reading the whole file."""
+    import subprocess
+    import sys
+
+    (tmp_path / "config.toml").write_text('[paths]\nrules = "rules"\nuniverses = "universes"\ndata = "data"\n'
+                                          'out = "out"\n[limits]\nline_bytes = 100000\n'
+                                          '[import.generic.consensus]\nsymbol = "代码"\nfiscal_year = "年度"\n'
+                                          'eps = "EPS"\n', encoding="utf-8")
+    with open(tmp_path / "vendor.csv", "wb") as fh:
+        fh.write("代码,年度,EPS\n".encode())
+        fh.write(b"600000.SH,2026," + b"1" * 200_000 + b"\n")
+    r = subprocess.run([sys.executable, "-m", "screener", "data", "import", "vendor.csv", "--source", "generic",
+                        "--kind", "consensus", "--as-of", "2026-11-26"], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and "vendor.csv:2:1" in r.stderr and "line_bytes" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "data").exists()

@@ -47,6 +47,13 @@ def read_table(path: Path, shown: str) -> Table:
         raise InputError([Problem("unsupported", "old Excel (.xls) files are not read", shown,
                                   hint="open it in Excel and save it as .xlsx, or export CSV")])
     try:
+        if suffix not in (".xlsx", ".xlsm"):
+            with open(path, "rb") as fh:
+                excel = fh.read(4) == b"PK\x03\x04"
+            if not excel:  # a text export: its shape is checked, streamed, before the whole file is read
+                from screener import limits
+
+                limits.check_table_shape(path, shown)
         raw = path.read_bytes()
     except OSError as e:
         raise InputError([Problem("unreadable", f"cannot read the file: {e.strerror or e}", shown)]) from None
