@@ -303,21 +303,3 @@ def test_round_trip(sym):
         if provider == "em":
             assert back.exchange == sym.exchange
         assert parse_symbol(sym.canonical()) == sym
-
-
-def test_check_reads_a_universe_s_symbols_as_the_checked_loader_does():
-    """`check` reads a universe's symbols with the csv module (no polars); for every universe in
-    the repository they are exactly the checked loader's."""
-    from pathlib import Path
-
-    from screener.api import _universe_symbols
-    from screener.config import load_config
-    from screener.data.snapshot import load_universe
-
-    root = Path(__file__).resolve().parents[1]
-    config = load_config(root / "config.toml")
-    names = sorted(p.stem for p in (root / "universes").glob("*.csv"))
-    assert names
-    for name in names:
-        checked = set(load_universe(config.universes_dir, name, str)["symbol"].to_list())
-        assert _universe_symbols(config, name) == checked, name
