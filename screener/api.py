@@ -96,10 +96,10 @@ def check_rules(config: Config, args: list[str] | tuple[str, ...] = (), as_of: d
         """The symbols of a universe file, every row whatever its membership window; each file is
         read once, on first use (only rules that name a symbol need it); a bad one raises."""
         if name not in read:
-            from screener.data.snapshot import load_universe
+            from screener.data.universe_symbols import universe_symbols
 
             try:
-                read[name] = frozenset(load_universe(config.universes_dir, name, config.display).get_column("symbol").to_list())
+                read[name] = universe_symbols(config.universes_dir, name, config.display)
             except InputError as e:
                 read[name] = e
         if isinstance(read[name], InputError):

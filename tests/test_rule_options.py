@@ -284,3 +284,29 @@ def test_a_run_compares_the_canonical_symbols(sample: Path, cli):
     listed = {row["symbol"] for row in payload["rows"]}
     assert listed and listed <= {"603019.SH", "000977.SZ", "002152.SZ"}
     assert len(listed) + len([e for e in payload["excluded"] if "chosen" not in e["failed"]]) == 3
+
+
+def test_check_remembers_a_checked_universe_by_content_and_still_reports_a_broken_one(sample: Path, tmp_path):
+    """`check` reads the universe of a rule that names a symbol through the checked loader the
+    first time, then from a small cache keyed by the file's content, without polars; a file that
+    changes (here, broken) is checked again and reported."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SCREENER_CACHE_DIR=str(tmp_path / "cache"))
+    probe = ("import sys; from screener.cli import main\n"
+             "try:\n    main(['check'], prog_name='screener')\n"
+             "except SystemExit as e:\n    print('exit', e.code, 'polars' in sys.modules)\n")
+
+    def check() -> str:
+        p = subprocess.run([sys.executable, "-c", probe], cwd=sample, env=env, capture_output=True, text=True,
+                           timeout=60)
+        return p.stdout.strip().splitlines()[-1] + " " + p.stdout + p.stderr
+
+    assert check().startswith("exit 0 True")  # first: checked with polars, remembered
+    assert check().startswith("exit 0 False")  # then: from the cache, no polars
+    universe = sample / "universes" / "esg_reporters.csv"  # esg_reporters_by_market names a symbol
+    universe.write_text(universe.read_text(encoding="utf-8").replace(",true,", ",maybe,", 1), encoding="utf-8")
+    out = check()
+    assert out.startswith("exit 2") and "esg_reporters.csv" in out

@@ -65,21 +65,7 @@ def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:
 
 # -- checked, typed tables, memoised by content ---------------------------------------
 
-#: bump when a schema or the typing changes, so cached tables are checked again
-SCHEMA_VERSION = "4"  # 3: universe industry/added/removed (key symbol + window), prices adj_close/amount;
-# 4: dates between 1900 and 2199, [limits] on header width, line and cell length
-
-
-def cache_dir() -> Path | None:
-    """Where checked tables are kept: $SCREENER_CACHE_DIR, else ~/.cache/theme-screener.
-    `SCREENER_CACHE_DIR=off` disables the cache."""
-    env = os.environ.get("SCREENER_CACHE_DIR")
-    if env == "off":
-        return None
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "theme-screener"
+from screener.data.cache import SCHEMA_VERSION, cache_dir  # noqa: E402,F401 - kept importable from here
 
 
 #: cache entries (typed tables, digest memos) unused for this long are removed
@@ -101,7 +87,7 @@ def prune_cache(folder: Path, keep_days: float = CACHE_KEEP_DAYS) -> int:
 
     limit = time.time() - keep_days * 86400
     removed = 0
-    for pattern in ("*.parquet", "digests/*"):
+    for pattern in ("*.parquet", "digests/*", "symbols/*"):
         for entry in folder.glob(pattern):
             try:
                 if entry.stat().st_mtime < limit:
