@@ -450,6 +450,7 @@ def sweep(ctx, rule, sets, start, end, every, dates_, by, buckets, cost_bps, ben
     """How sensitive is RULE to its weights and thresholds? Backtest every variant that the
     --set lists make (their cartesian product), locally or on a Dask cluster, ranked by --by."""
     from screener.sweep import SweepInterrupted, SweepOptions, run_sweep
+    from screener.sweep.local import WorkersDied
     from screener.sweep.files import FORMATS
     from screener.sweep.progress import Progress
 
@@ -479,6 +480,9 @@ def sweep(ctx, rule, sets, start, end, every, dates_, by, buckets, cost_bps, ben
         echo(f"interrupted: {len(e.finished)} of {e.total} backtests had finished" + (f": {listed}" if e.finished else ""),
              err=True)
         sys.exit(130)
+    except WorkersDied as e:
+        echo(f"error: the sweep did not finish: {e}; try fewer --workers", err=True)
+        sys.exit(EXIT_FAILED)
     from screener.sweep.files import write_sweep
 
     files = write_sweep(config, result, wanted, out_dir) if wanted else []

@@ -191,3 +191,39 @@ def test_the_variant_cap_comes_from_the_config_unless_given(sample, cli):
                                         .replace("max_variants = 2", "max_variants = 0"), encoding="utf-8")
     r = cli(sample, "sweep", RULE, "--set", "output.top=3", *SPAN)
     assert r.exit_code == 2 and "sweep.max_variants" in r.stderr
+
+
+def test_a_local_worker_that_dies_has_its_variants_rerun_with_the_same_result(sample):
+    """A worker process killed mid-sweep (as the kernel kills one out of memory) breaks its pool:
+    the variants not finished rerun in a new pool, and the result equals a sweep in one process."""
+    import multiprocessing
+    import os
+    import signal
+    from datetime import date
+
+    from screener.config import load_config
+    from screener.sweep import SweepOptions, run_sweep
+
+    config = load_config(sample / "config.toml")
+    sets = ["scores.esg.weight=0.1,0.2,0.3,0.4,0.5", "output.top=5,10"]
+    span = dict(start=date(2026, 3, 31), end=date(2026, 11, 20))
+    killed = []
+
+    class KillOnce:
+        def __init__(self, total):
+            pass
+
+        def advance(self):
+            if not killed:
+                workers = [p for p in multiprocessing.active_children() if p.is_alive()]
+                assert workers
+                os.kill(workers[0].pid, signal.SIGKILL)
+                killed.append(workers[0].pid)
+
+        def close(self):
+            pass
+
+    pooled = run_sweep(config, str(sample / RULE), sets, SweepOptions(workers=2, **span), progress=KillOnce)
+    assert killed
+    alone = run_sweep(config, str(sample / RULE), sets, SweepOptions(workers=1, **span))
+    assert pooled.to_dict() == alone.to_dict()

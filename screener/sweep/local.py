@@ -49,7 +49,8 @@ def default_workers(tasks: int, data_bytes: int) -> int:
 
 def run_local(jobs: list, workers: int, on_result: Callable[[dict], None]) -> None:
     """Run every job; `on_result` gets each result as it completes. A task's exception cancels the
-    rest and is raised; so is KeyboardInterrupt, after the workers are stopped."""
+    rest and is raised; so is KeyboardInterrupt, after the workers are stopped. A worker that
+    dies has its unfinished variants rerun in a new pool (`_run_pool`)."""
     from screener.sweep.task import run_variant
 
     if workers <= 1 or len(jobs) <= 1:
@@ -59,7 +60,42 @@ def run_local(jobs: list, workers: int, on_result: Callable[[dict], None]) -> No
     _run_pool(jobs, workers, on_result)
 
 
+#: how many times a pool whose worker died (killed, out of memory) is replaced before the sweep
+#: gives up; a dead worker's variants rerun in the new pool, with the same results
+POOL_RESTARTS = 3
+
+
+class WorkersDied(RuntimeError):
+    """Worker processes kept dying: the variants not finished are named."""
+
+
 def _run_pool(jobs: Iterable, workers: int, on_result) -> None:
+    """Run `jobs` on pools of `workers` processes. A worker that dies breaks its pool: the jobs
+    not yet finished go to a new pool, up to `POOL_RESTARTS` times (as Dask reruns a dead
+    worker's tasks), then `WorkersDied`."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    left = list(jobs)
+    for attempt in range(POOL_RESTARTS + 1):
+        finished: set[int] = set()
+
+        def delivered(out: dict) -> None:
+            finished.add(out["index"])
+            on_result(out)
+
+        try:
+            _one_pool(left, workers, delivered)
+            return
+        except BrokenProcessPool:
+            left = [j for j in left if j.index not in finished]
+    names = ", ".join("base rule" if j.index < 0 else f"variant {j.index + 1}" for j in left[:10])
+    times = POOL_RESTARTS + 1
+    raise WorkersDied(f"worker processes died {times} time{'s' if times > 1 else ''} (out of memory? see the system "
+                      "log); "
+                      f"not finished: {names}{' ...' if len(left) > 10 else ''}")
+
+
+def _one_pool(jobs: list, workers: int, on_result) -> None:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -81,7 +117,7 @@ def _run_pool(jobs: Iterable, workers: int, on_result) -> None:
         _restore(saved)
         if clean:
             pool.shutdown(wait=True)
-        else:  # an error or Ctrl-C: stop now, the rest is not wanted
+        else:  # an error, a dead worker or Ctrl-C: stop now, the rest is not wanted from this pool
             processes = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
             for p in processes:
