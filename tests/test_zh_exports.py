@@ -248,3 +248,19 @@ def test_the_previous_watchlist_note_in_zh_displays_and_english_data(sample, cli
 
     assert json.loads((folder / "latest.json").read_text(encoding="utf-8"))["previous_note"] == \
         "previous watchlist: run 1 as of 2026-09-30"
+
+
+def test_the_terminal_footers_are_chinese_under_lang_zh(sample, cli):
+    """The title and every line under the table (score, changes, the run recorded, files written)
+    speak Chinese with --lang zh; English stays the default."""
+    for day in ("2026-10-30", "2026-11-20"):
+        r = cli(sample, "run", "esg_compute_leaders", "--as-of", day, "--format", "csv", "--lang", "zh")
+        assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert "截至 2026-11-20" in out and "只成员中入选" in out
+    assert "得分 = 各构成在" in out and "较第 1 次运行（2026-10-30）：新进" in out
+    assert "已记录为第 2 次运行" in out and "已写入 watchlists/esg_compute_leaders/latest.csv" in out
+    for english in ("Score = weighted", "Since run", "recorded as run", "wrote ", " members ("):
+        assert english not in out, english
+    plain = cli(sample, "run", "esg_compute_leaders", "--as-of", "2026-11-20", "--format", "csv").stdout
+    assert "Score = weighted" in plain and "recorded as run 3" in plain

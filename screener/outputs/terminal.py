@@ -355,16 +355,23 @@ def terminal_fields(result) -> list[str]:
     return out
 
 
-def _title(result) -> str:
-    """"ESG compute leaders · as of 2026-11-26 · 10 of 22 members (top 10 of 19 passing, 1 pinned)"."""
+def _title(result, lang: str = "en") -> str:
+    """"ESG compute leaders · as of 2026-11-26 · 10 of 22 members (top 10 of 19 passing, 1 pinned)";
+    in Chinese with `lang = "zh"`."""
     screen = result.screen
     inc = result.included
     passed = result.passers
     pinned = int(inc["pinned"].sum())
+    per = getattr(screen, "per", None)
+    cut = screen.top is not None and passed > inc.height - pinned
+    if lang == "zh":
+        title = f"{screen.name} · 截至 {result.as_of} · {result.frame.height} 只成员中入选 {inc.height} 只"
+        notes = ([f"{passed} 只通过筛选，{f'每个{per}' if per else ''}取前 {screen.top}"] if cut else []) + \
+            ([f"人工纳入 {pinned} 只"] if pinned else [])
+        return title + (f"（{'，'.join(notes)}）" if notes else "")
     title = f"{screen.name} · as of {result.as_of} · {inc.height} of {result.frame.height} members"
     notes = []
-    if screen.top is not None and passed > inc.height - pinned:
-        per = getattr(screen, "per", None)
+    if cut:
         notes.append(f"top {screen.top}{f' per {per}' if per else ''} of {passed} passing")
     if pinned:
         notes.append(f"{pinned} pinned")
@@ -436,7 +443,7 @@ def print_result(result, published=None, wide: bool = False, lang: str = "en") -
         else:
             cells = [_cell(f, r) for r in rows]
         cols.append(Col(unit_header(label(f, lang), unit), cells, 6 if f in own else 8, "right"))
-    print_fitted(con, cols, wide=wide, title=_title(result))
+    print_fitted(con, cols, wide=wide, title=_title(result, lang))
     # why a row is in when not plainly by rank (kept by the buffer, pinned): one line each, whole,
     # under the table, so no terminal width cuts it
     for r in rows:
@@ -444,10 +451,13 @@ def print_result(result, published=None, wide: bool = False, lang: str = "en") -
         if why:
             con.print(Text(f"  {r['symbol']} {r['name'] or ''}: {reason_shown(translate_reason(why, lang), r['pinned'])}"))
     if inc.height > MAX_ROWS_SHOWN:
-        con.print(Text(f"… and {inc.height - MAX_ROWS_SHOWN} more: the exports hold every row "
+        more = inc.height - MAX_ROWS_SHOWN
+        con.print(Text(f"… 另有 {more} 只：导出文件包含全部行（设置 [output] top 可缩短名单）" if zh else
+                       f"… and {more} more: the exports hold every row "
                        "(set [output] top to shorten the list)"))  # Text: "[output]" is not markup
     if inc.height == 0:
-        con.print("No security passed every filter. `screener explain RULE SYMBOL` shows why one is out.")
+        con.print("没有证券通过全部筛选条件。`screener explain RULE SYMBOL` 可查看原因。" if zh else
+                  "No security passed every filter. `screener explain RULE SYMBOL` shows why one is out.")
     counts = exclusion_counts(result)
     if counts and zh:
         from screener.outputs.report import exclusion_label
@@ -456,7 +466,11 @@ def print_result(result, published=None, wide: bool = False, lang: str = "en") -
                        + "（screener explain RULE SYMBOL 查看原因）"))
     elif counts:
         con.print("Excluded: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + "  (screener explain RULE SYMBOL for one)")
-    if screen.scores:
+    if screen.scores and zh:
+        weights = "，".join(f"{s.name} {w:.0%}" + (f"（组内：{s.within}）" if getattr(s, "within", None) else "")
+                           for s, w in zip(screen.scores, screen.weights))
+        con.print(Text(f"得分 = 各构成在 {passed} 只通过者中标准化后加权：{weights}"))
+    elif screen.scores:
         weights = ", ".join(f"{s.name} {w:.0%}" + (f" (within {s.within})" if getattr(s, "within", None) else "")
                             for s, w in zip(screen.scores, screen.weights))
         con.print(f"Score = weighted components normalised over the {passed} passers: {weights}")
@@ -469,13 +483,21 @@ def print_result(result, published=None, wide: bool = False, lang: str = "en") -
         return
     if published.changes is not None and not published.changes.empty:
         c = published.changes
-        con.print(f"Since run {c.before.run_id} ({c.before.as_of}): {len(c.entered)} entered, {len(c.left)} left, "
-                  f"{len(c.moved)} moved  (screener history {result.screen.stem} --diff)")
+        if zh:
+            con.print(Text(f"较第 {c.before.run_id} 次运行（{c.before.as_of}）：新进 {len(c.entered)}，移出 "
+                           f"{len(c.left)}，名次变动 {len(c.moved)}（screener history {result.screen.stem} --diff）"))
+        else:
+            con.print(f"Since run {c.before.run_id} ({c.before.as_of}): {len(c.entered)} entered, {len(c.left)} left, "
+                      f"{len(c.moved)} moved  (screener history {result.screen.stem} --diff)")
     if published.run_id is not None:
-        same = f"; identical inputs to run {published.identical_to}" if published.identical_to else ""
-        con.print(f"recorded as run {published.run_id}{same}")
+        if zh:
+            same = f"；输入与第 {published.identical_to} 次运行相同" if published.identical_to else ""
+            con.print(Text(f"已记录为第 {published.run_id} 次运行{same}"))
+        else:
+            same = f"; identical inputs to run {published.identical_to}" if published.identical_to else ""
+            con.print(f"recorded as run {published.run_id}{same}")
     for p in published.files:
-        con.print(f"wrote {p}")
+        con.print(Text(f"已写入 {p}") if zh else f"wrote {p}")
     if getattr(published, "pruned", None) is not None:
         con.print(published.pruned.message())
     detail = getattr(published, "pruned_detail", None)
