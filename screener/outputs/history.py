@@ -527,8 +527,6 @@ class History:
 
     def _migrate_rows(self, con: sqlite3.Connection) -> int:
         """Inside the upgrade's transaction: the old `rows` table to member files and `watchlist`."""
-        import polars as pl
-
         have = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
         for name in _ADDED_COLUMNS["runs"]:
             if name not in have:
@@ -544,11 +542,10 @@ class History:
             frame = _frame_of_stored(rows)
             relative = self._write_members(run_id, stem, date.fromisoformat(as_of), frame)
             con.execute("UPDATE runs SET members_file = ? WHERE run_id = ?", (relative, run_id))
+            newer = ", ".join(c if c in have_rows else "NULL" for c in ("group_rank", "pinned", "pin_reason", "reason"))
             con.execute(f"INSERT INTO watchlist ({', '.join(_WATCHLIST_COLUMNS)}) SELECT run_id, symbol, name, passed, "
-                        f"rank, score, failed, missing, components, "
-                        + ", ".join(c if c in have_rows else f"NULL" for c in ("group_rank", "pinned", "pin_reason",
-                                                                               "reason"))
-                        + " FROM rows WHERE run_id = ? AND included", (run_id,))
+                        f"rank, score, failed, missing, components, {newer} FROM rows WHERE run_id = ? AND included",
+                        (run_id,))
         con.execute("DROP TABLE rows")
         con.execute("DROP INDEX IF EXISTS rows_watchlist")
         return len(runs)
