@@ -115,16 +115,30 @@ def _one_pool(jobs: list, workers: int, on_result) -> None:
         clean = True
     finally:
         _restore(saved)
-        if clean:
+        _close(pool, clean)
+
+
+def _close(pool, clean: bool) -> None:
+    """Shut `pool` down: after a clean run, let the workers exit; after an error, a dead worker or
+    Ctrl-C (also one that comes while the workers exit), stop them now: the rest is not wanted."""
+    if clean:
+        try:
             pool.shutdown(wait=True)
-        else:  # an error, a dead worker or Ctrl-C: stop now, the rest is not wanted from this pool
-            processes = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for p in processes:
-                if p.is_alive():
-                    p.terminate()
-            for p in processes:
-                p.join(timeout=5)
+            return
+        except BaseException:
+            _stop(pool)
+            raise
+    _stop(pool)
+
+
+def _stop(pool) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(timeout=5)
 
 
 def _restore(saved: str | None) -> None:
