@@ -170,15 +170,20 @@ def test_ctrl_c_stops_the_pool_and_names_the_finished_variants(sample):
            "--workers", "2", "--json"]  # 865 backtests: far from done at the first progress line, after 5 s
     p = subprocess.Popen(cmd, cwd=sample, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 60
-    line = ""
+    deadline = time.monotonic() + 120
+    line, seen = "", []
     while not line.startswith("sweep: ") and time.monotonic() < deadline:  # a first progress line
         line = p.stderr.readline()
-    assert line.startswith("sweep: ") and "865/865" not in line, line
+        seen.append(line)
+        if not line and p.poll() is not None:
+            break
+    assert line.startswith("sweep: ") and "865/865" not in line, (p.poll(), seen[-5:])
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 130, err
-    assert out == "" and re.search(r"interrupted: \d+ of 865 backtests had finished: base rule", err)
+    # which finish first depends on the two workers' pace: the base rule, or a variant
+    assert out == "" and re.search(r"interrupted: [1-9]\d* of 865 backtests had finished: (base rule|variant \d+)",
+                                   err), err
 
 
 def test_the_variant_cap_comes_from_the_config_unless_given(sample, cli):

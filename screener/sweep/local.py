@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
 #: memory a worker needs besides the snapshot (interpreter, polars, one variant's frames)
 WORKER_BASE_BYTES = 300 * 2**20
@@ -105,17 +106,40 @@ def _one_pool(jobs: list, workers: int, on_result) -> None:
     os.environ["POLARS_MAX_THREADS"] = "1"  # read by polars when a worker imports it
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init)
     clean = False
+    with _ctrl_c_as_flag() as interrupted:
+        try:
+            pending = {pool.submit(run_variant, job) for job in jobs}
+            _restore(saved)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    on_result(fut.result())
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+            clean = True
+        finally:
+            _restore(saved)
+            _close(pool, clean)
+
+
+@contextmanager
+def _ctrl_c_as_flag():
+    """Ctrl-C sets a flag the pool loop checks, instead of raising wherever the main thread is:
+    raised inside `concurrent.futures.wait`, it can leave the futures' locks held, and the
+    interpreter's exit then waits forever for the pool's manager thread (seen under load). Off
+    the main thread (signals cannot be handled there) the flag is never set."""
+    import signal
+    import threading
+
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.set())
     try:
-        pending = {pool.submit(run_variant, job) for job in jobs}
-        _restore(saved)
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for fut in done:
-                on_result(fut.result())
-        clean = True
+        yield flag
     finally:
-        _restore(saved)
-        _close(pool, clean)
+        signal.signal(signal.SIGINT, previous)
 
 
 def _close(pool, clean: bool) -> None:
