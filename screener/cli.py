@@ -156,12 +156,7 @@ def run(ctx, rules, as_of, formats, out_dir, lang, no_export, wide, as_json, con
 
     config = _config(ctx, config_path)
     day = _as_of(config, as_of, sample_default=True)
-    wanted = list(dict.fromkeys(f.strip().lower() for f in formats.split(",") if f.strip()))
-    for f in wanted:
-        if f not in FORMATS:
-            from screener.problems import suggestion
-
-            raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, FORMATS, 'format')}", param_hint="--format")
+    wanted = _formats(formats, FORMATS)
     screens = api.load_screens(config, rules)
     if not no_export:
         from screener.outputs.export import check_folders
@@ -374,20 +369,8 @@ def backtest(ctx, rules, start, end, every, dates_, buckets, cost_bps, benchmark
     from screener import api
 
     config = _config(ctx, config_path)
-    wanted = list(dict.fromkeys(f.strip().lower() for f in formats.split(",") if f.strip()))
-    for f in wanted:
-        if f not in api.BACKTEST_FORMATS:
-            from screener.problems import suggestion
-
-            raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, api.BACKTEST_FORMATS, 'format')}",
-                                     param_hint="--format")
-    first = _date_option(start, "--from")
-    if dates_:
-        explicit = [_date_option(d.strip(), "--dates") for d in dates_.split(",") if d.strip()]
-        last = _date_option(end, "--to")
-    else:
-        explicit = None
-        last = _date_option(end, "--to") if end else (_default_to(config) if first else None)
+    wanted = _formats(formats, api.BACKTEST_FORMATS)
+    first, last, explicit = _date_span(config, start, end, dates_)
     screens = api.load_screens(config, rules)
     results = api.backtest(config, screens, start=first, end=last, every=every, dates=explicit, buckets=buckets,
                            cost_bps=cost_bps, benchmark=benchmark, pins=pins)
@@ -455,19 +438,8 @@ def sweep(ctx, rule, sets, start, end, every, dates_, by, buckets, cost_bps, ben
     from screener.sweep.progress import Progress
 
     config = _config(ctx, config_path)
-    wanted = list(dict.fromkeys(f.strip().lower() for f in formats.split(",") if f.strip()))
-    for f in wanted:
-        if f not in FORMATS:
-            from screener.problems import suggestion
-
-            raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, FORMATS, 'format')}", param_hint="--format")
-    first = _date_option(start, "--from")
-    if dates_:
-        explicit = [_date_option(d.strip(), "--dates") for d in dates_.split(",") if d.strip()]
-        last = _date_option(end, "--to")
-    else:
-        explicit = None
-        last = _date_option(end, "--to") if end else (_default_to(config) if first else None)
+    wanted = _formats(formats, FORMATS)
+    first, last, explicit = _date_span(config, start, end, dates_)
     options = SweepOptions(start=first, end=last, every=every, dates=explicit, by=by, buckets=buckets,
                            cost_bps=cost_bps, benchmark=benchmark, workers=workers, scheduler=scheduler,
                            ship_data=ship_data, ship_max_bytes=int(ship_max_mb * 2**20),
@@ -499,6 +471,28 @@ def sweep(ctx, rule, sets, start, end, every, dates_, by, buckets, cost_bps, ben
     for w in warnings:
         echo(f"warning: {w}", err=True)
     sys.exit(EXIT_OK)
+
+def _formats(text: str, known) -> list[str]:
+    """`--format a,b`: the formats named, each once, in order; an unknown one is a usage error
+    with a did-you-mean."""
+    wanted = list(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    for f in wanted:
+        if f not in known:
+            from screener.problems import suggestion
+
+            raise click.BadParameter(f"unknown format {f!r}; {suggestion(f, known, 'format')}", param_hint="--format")
+    return wanted
+
+
+def _date_span(config, start, end, dates_):
+    """`--from/--to` or `--dates` of `backtest` and `sweep`: (first, last, explicit dates or None);
+    `--to` left out is today, or a sample snapshot's newest date."""
+    first = _date_option(start, "--from")
+    if dates_:
+        return first, _date_option(end, "--to"), [_date_option(d.strip(), "--dates") for d in dates_.split(",")
+                                                  if d.strip()]
+    return first, _date_option(end, "--to") if end else (_default_to(config) if first else None), None
+
 
 def _default_to(config):
     """`backtest --to` left out: today, or the newest date of a sample snapshot (said on stderr)."""

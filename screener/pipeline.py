@@ -158,7 +158,7 @@ def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str]
         result = screen_as_of(config, screen, as_of, snapshot, None if broken else history)
         changes = None if broken else changes_since(history, result)
     except UnreadableHistory as e:  # damage met while reading: set it aside, go on without it
-        broken = history._move_aside(e)
+        broken = history.move_aside(e)
         result = screen_as_of(config, screen, as_of, snapshot, None)
         changes = None
     except sqlite3.Error as e:
@@ -181,7 +181,7 @@ def _publish_one(config: Config, screen: Screen, as_of: date, formats: list[str]
         run_id, identical = history.record(result, generated_at, config.scoring_fingerprint)
     except UnreadableHistory as e:
         return Published(screen.path, result, ctx, files=_shown(config, dated), changes=changes,
-                         error=f"{history._move_aside(e)}; this run of {screen.path} was not recorded: the dated "
+                         error=f"{history.move_aside(e)}; this run of {screen.path} was not recorded: the dated "
                                f"exports in {where} were written, latest.* was not updated")
     except (sqlite3.Error, OSError, InputError) as e:
         why = _os_message(e) if isinstance(e, OSError) else (e.problems[0].message if isinstance(e, InputError) else e)

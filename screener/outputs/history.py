@@ -362,10 +362,12 @@ class History:
         except FileNotFoundError:
             return None
         except UnreadableHistory as e:
-            return self._move_aside(e)
+            return self.move_aside(e)
         return None
 
-    def _move_aside(self, e: UnreadableHistory) -> str:
+    def move_aside(self, e: UnreadableHistory) -> str:
+        """Move the unreadable file (and its -wal/-shm) to `history.sqlite.unreadable-<UTC time>`,
+        never over an earlier one; return the message naming where it went."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}")
         n = 1
